@@ -1,0 +1,91 @@
+import json
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from utils import course
+from utils.paths import repo_root
+
+
+def test_course_map_is_numbered_in_order():
+    numbers = [name[:2] for name, _ in course.COURSE_MAP]
+    assert numbers == [f"{i:02d}" for i in range(15)]
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+", name) for name, _ in course.COURSE_MAP)
+
+
+def test_every_notebook_is_on_the_map_and_well_formed():
+    names = {name for name, _ in course.COURSE_MAP}
+    for path in sorted((repo_root() / "notebooks").glob("*.ipynb")):
+        assert path.stem in names, path.name
+        nb = nbformat.read(path, as_version=4)
+        head = "".join(c.source for c in nb.cells[:2])
+        assert f"blob/main/notebooks/{path.name}" in head, f"{path.name}: Colab badge points elsewhere"
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert f'start("{path.stem}")' in code[0].source, path.name
+        assert "parameters" in code[1].metadata.get("tags", []), path.name
+        assert any("record(" in c.source for c in code), path.name
+
+
+def test_list_prints_the_map():
+    out = subprocess.run([sys.executable, "-m", "utils.course", "list"], capture_output=True, text=True, check=True)
+    assert "01_denoising_autoencoder" in out.stdout and "14_written_assignment" in out.stdout
+
+
+def test_select_by_number_and_unknown_number():
+    assert course.select(["1"]) == ["01_denoising_autoencoder"]
+    with pytest.raises(SystemExit, match="notebook '77'"):
+        course.select(["77"])
+
+
+def test_parameters_are_parsed_and_injected_after_the_parameters_cell():
+    params = course.parse_parameters(["epochs=3", "name=camera", "sizes=[1, 2]"])
+    assert params == {"epochs": 3, "name": "camera", "sizes": [1, 2]}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("a = 1"),
+                                         nbformat.v4.new_code_cell("epochs = 10", metadata={"tags": ["parameters"]}),
+                                         nbformat.v4.new_code_cell("print(epochs)")])
+    course.inject_parameters(nb, params)
+    assert "epochs = 3" in nb.cells[2].source and nb.cells[3].source == "print(epochs)"
+    with pytest.raises(SystemExit, match="name=value"):
+        course.parse_parameters(["3=x"])
+
+
+def test_results_table_lists_every_figure(tmp_path):
+    (tmp_path / "01_denoising_autoencoder.json").write_text(json.dumps(
+        {"notebook": "01_denoising_autoencoder", "mode": "full", "device": "CPU", "wall_s": 12.3,
+         "figures": {"psnr": 28.25, "params": 19779}}))
+    (tmp_path / "00_setup.json").write_text(json.dumps(
+        {"notebook": "00_setup", "mode": "full", "device": "CPU", "wall_s": 1.0, "figures": {"n": 3}}))
+    rows = [line for line in course.results_table(tmp_path).splitlines() if line.startswith("| 0") or line.startswith("|  |")]
+    assert rows[0].startswith("| 00_setup | n | 3 |")
+    assert rows[1].startswith("| 01_denoising_autoencoder | psnr | 28.25 | full | CPU | 12 |")
+    assert rows[2].startswith("|  | params | 1.978e+04 |")
+
+
+def test_quick_run_writes_to_scratch_and_reports_time(tmp_path, monkeypatch):
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("print(x * 2)")]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                        "language": "python"}})
+    nbformat.write(nb, nb_dir / "00_setup.ipynb")
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    wall = course.execute("00_setup", quick=True, params={"x": 21})
+    out = nbformat.read(tmp_path / ".scratch" / "notebooks" / "00_setup.ipynb", as_version=4)
+    assert out.cells[2].outputs[0]["text"].strip() == "42" and wall > 0
+    assert nbformat.read(nb_dir / "00_setup.ipynb", as_version=4).cells[1].outputs == []
+
+
+def test_a_failing_cell_is_named(tmp_path, monkeypatch):
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")],
+                                  metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nbformat.write(nb, nb_dir / "00_setup.ipynb")
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    with pytest.raises(SystemExit, match="00_setup: cell 0 failed: ZeroDivisionError"):
+        course.execute("00_setup", quick=True, params={})

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from utils.denoisers import (CLASSICAL_FACTORS, classical_denoisers, denoise_image, dncnn, lecture_autoencoder,
+                             tune_classical)
+from utils.metrics import psnr
+from utils.noise import add_blind_noise, add_gaussian_noise
+from utils.photos import load_photo
+
+
+def test_lecture_autoencoder_matches_the_lecture():
+    model = lecture_autoencoder()
+    assert model.count_params() == 19_779
+    assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 32, 32, 3)
+    assert model.get_layer("encoded_layer").output.shape == (None, 8, 8, 32)
+    assert model.layers[-1].activation.__name__ == "sigmoid"
+    kinds = [type(layer).__name__ for layer in model.layers[1:]]
+    assert kinds == ["Conv2D", "MaxPooling2D", "BatchNormalization", "Conv2D", "MaxPooling2D",
+                     "BatchNormalization", "Conv2D", "UpSampling2D", "BatchNormalization", "Conv2D",
+                     "UpSampling2D", "BatchNormalization", "Conv2D"]
+
+
+def test_dncnn_parameter_count_matches_the_formula():
+    depth, c = 17, 64
+    # first conv (+bias), D-2 middle convs without bias + BN (4 per channel), last conv (+bias)
+    expected = (9 * c + c) + (depth - 2) * (9 * c * c + 4 * c) + (9 * c + 1)
+    assert dncnn(depth, c).count_params() == expected
+
+
+def test_residual_dncnn_at_zero_last_layer_is_the_identity():
+    model = dncnn(4, 8)
+    last = model.get_layer("noise")
+    last.set_weights([np.zeros_like(w) for w in last.get_weights()])
+    x = np.random.default_rng(0).random((1, 16, 16, 1)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), x, atol=1e-6)
+    assert dncnn(4, 8, residual=False).get_layer("clean") is not None
+
+
+def test_dncnn_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="depth=2"):
+        dncnn(2, 8)
+    with pytest.raises(ValueError, match="channels=0"):
+        dncnn(5, 0)
+
+
+@pytest.mark.parametrize("shape", [(30, 45), (32, 32, 3), (2, 20, 22, 3)])
+def test_denoise_image_keeps_any_shape(shape):
+    model = lecture_autoencoder((None, None, 3)) if len(shape) > 2 else dncnn(3, 4)
+    out = denoise_image(model, np.random.default_rng(0).random(shape).astype(np.float32))
+    assert out.shape == shape
+
+
+def test_denoise_image_rejects_wrong_channels():
+    with pytest.raises(ValueError, match="channels"):
+        denoise_image(dncnn(3, 4), np.zeros((8, 8, 3), np.float32))
+
+
+def test_classical_denoisers_improve_a_noisy_photo():
+    clean = load_photo("camera")[100:228, 100:228]
+    noisy = add_gaussian_noise(clean, 25, rng=0)
+    for name, denoise in classical_denoisers().items():
+        out = denoise(noisy, 25)
+        assert out.shape == clean.shape, name
+        assert psnr(clean, out) > psnr(clean, noisy) + 3, name
+    colour = add_gaussian_noise(load_photo("astronaut", "rgb")[:64, :64], 25, rng=0)
+    assert all(f(colour, 25).shape == colour.shape for f in classical_denoisers().values())
+
+
+def test_tune_classical_picks_from_the_grid_and_restores_factors():
+    before = dict(CLASSICAL_FACTORS)
+    image = load_photo("brick")[:64, :64]
+    grids = {"Gaussian": (0.001, 0.05), "TV": (0.8,), "NL-means": (0.5,)}
+    best = tune_classical([image], sigmas=(25,), grids=grids)
+    assert best == {"Gaussian": 0.05, "TV": 0.8, "NL-means": 0.5}
+    assert CLASSICAL_FACTORS == before
+
+
+def test_blind_noise_has_one_sigma_per_image():
+    clean = np.full((200, 32, 32, 1), 0.5, np.float32)
+    noisy = add_blind_noise(clean, 55, rng=0, clip=False)
+    stds = (noisy - clean).reshape(200, -1).std(axis=1) * 255
+    assert 0 <= stds.min() < 5 and 50 < stds.max() < 58
+    assert abs(stds.mean() - 27.5) < 4
+    with pytest.raises(ValueError, match="sigma_max=0"):
+        add_blind_noise(clean, 0)

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from utils.metrics import psnr, ssim
+from utils.noise import add_gaussian_noise
+from utils.photos import PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS, load_photo
+
+
+def test_split_is_disjoint_and_holds_cameraman():
+    assert "camera" in TEST_PHOTOS
+    assert not set(TEST_PHOTOS) & set(TRAIN_PHOTOS)
+    assert len(set(PHOTOS)) == len(PHOTOS)
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_every_photo_loads_offline_in_unit_range(name):
+    gray, rgb = load_photo(name, "gray"), load_photo(name, "rgb")
+    assert gray.dtype == rgb.dtype == np.float32
+    assert gray.ndim == 2 and rgb.shape == gray.shape + (3,)
+    assert 0.0 <= gray.min() and gray.max() <= 1.0 and min(gray.shape) >= 150
+
+
+def test_unknown_photo_and_colour_are_named():
+    with pytest.raises(ValueError, match="name='lena'"):
+        load_photo("lena")
+    with pytest.raises(ValueError, match="color='cmyk'"):
+        load_photo("camera", "cmyk")
+
+
+def test_noise_has_the_requested_sigma_on_the_255_scale():
+    clean = np.full((256, 256), 0.5, np.float32)
+    noisy = add_gaussian_noise(clean, 25, rng=0, clip=False)
+    assert abs((noisy - clean).std() * 255 - 25) < 0.5
+    assert np.array_equal(add_gaussian_noise(clean, 25, rng=0, clip=False), noisy)  # seeded
+
+
+def test_noise_is_clipped_by_default_and_zero_sigma_is_identity():
+    clean = load_photo("camera")[:64, :64]
+    noisy = add_gaussian_noise(clean, 50, rng=1)
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    assert np.array_equal(add_gaussian_noise(clean, 0, rng=1), clean)
+
+
+@pytest.mark.parametrize("sigma, match", [(-1, "sigma=-1"), (0.1, "0-255 scale"), (float("nan"), "sigma=nan")])
+def test_bad_sigma_is_named(sigma, match):
+    with pytest.raises(ValueError, match=match):
+        add_gaussian_noise(np.zeros((8, 8)), sigma)
+
+
+def test_bad_images_are_named():
+    with pytest.raises(ValueError, match="values in"):
+        add_gaussian_noise(np.full((8, 8), 255.0), 25)
+    with pytest.raises(ValueError, match="rank"):
+        add_gaussian_noise(np.zeros(8), 25)
+    with pytest.raises(TypeError, match="dtype"):
+        add_gaussian_noise(np.array([["a"]]), 25)
+
+
+def test_metrics_agree_with_skimage():
+    rng = np.random.default_rng(0)
+    ref = rng.random((64, 64, 3)).astype(np.float32)
+    img = np.clip(ref + 0.05 * rng.standard_normal(ref.shape), 0, 1).astype(np.float32)
+    assert psnr(ref, img) == pytest.approx(peak_signal_noise_ratio(ref, img, data_range=1.0))
+    assert ssim(ref, img) == pytest.approx(structural_similarity(ref, img, data_range=1.0, channel_axis=-1))
+    assert psnr(ref[..., 0], ref[..., 0] * 0 + 0.5) < 20 < psnr(ref, img)
+
+
+def test_psnr_of_known_error():
+    ref = np.zeros((10, 10), np.float32)
+    assert psnr(ref, ref + 0.1) == pytest.approx(20.0, abs=1e-4)  # MSE 0.01 -> 20 dB
+
+
+def test_metrics_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="expected the same shape"):
+        psnr(np.zeros((8, 8)), np.zeros((8, 9)))

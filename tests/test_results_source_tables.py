@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from utils import results, session
+from utils.source import show_source, source_of
+from utils.tables import markdown_table
+
+
+@pytest.fixture
+def course_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    session._STATE.update(notebook="99_test", t0=0.0, device="CPU: test")
+    yield tmp_path
+    session._STATE.clear()
+
+
+def test_record_writes_full_results(course_root, monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "0")
+    path = results.record({"psnr": 30.123456789, "count": 3})
+    assert path == course_root / "results" / "99_test.json"
+    entry = json.loads(path.read_text())
+    assert entry["notebook"] == "99_test" and entry["mode"] == "full" and entry["device"] == "CPU: test"
+    assert entry["figures"] == {"psnr": 30.123457, "count": 3.0} and entry["wall_s"] > 0
+
+
+def test_quick_results_never_replace_full_ones(course_root, monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    path = results.record({"x": 1.0})
+    assert path == course_root / ".scratch" / "results" / "99_test.json"
+    assert not (course_root / "results").exists()
+
+
+@pytest.mark.parametrize("figures, match", [({}, "non-empty"), ({"x": float("nan")}, "finite"),
+                                            ({"x": "high"}, "finite"), ([1], "dict")])
+def test_record_rejects_bad_figures(course_root, figures, match):
+    with pytest.raises(ValueError, match=match):
+        results.record(figures)
+
+
+def test_record_needs_a_started_session():
+    session._STATE.clear()
+    with pytest.raises(RuntimeError, match="start"):
+        results.record({"x": 1.0})
+
+
+def test_source_of_a_function(capsys):
+    assert source_of(markdown_table).startswith("def markdown_table(")
+    show_source(markdown_table)  # outside Jupyter: plain text
+    assert "def markdown_table(" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="expected a function"):
+        source_of(3)
+
+
+def test_markdown_table_aligns_numbers_and_checks_rows():
+    text = markdown_table([["a", 1.234, 2], ["b", 5.0, 3]], ["name", "x", "n"])
+    assert text.splitlines() == ["| name | x | n |", "|---|---:|---:|", "| a | 1.23 | 2 |", "| b | 5.00 | 3 |"]
+    with pytest.raises(ValueError, match="expected 3"):
+        markdown_table([["a", 1]], ["name", "x", "n"])
+
+
+def test_start_reports_mode_and_device(capsys, monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    info = session.start("99_test", seed=3)
+    out = capsys.readouterr().out
+    assert info["mode"] == "quick" and "mode: quick" in out and "Keras" in out
+    assert info["device"].startswith(("CPU", "GPU"))
+    assert session.current()["notebook"] == "99_test" and session.elapsed() >= 0
