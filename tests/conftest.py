@@ -1,12 +1,7 @@
-"""Test configuration: quick mode for the notebooks, no windows, and a per-notebook time summary."""
+"""Test configuration: a per-notebook time summary (quick mode itself is set in pyproject.toml)."""
 
 import os
 from collections import defaultdict
-
-# Set before any kernel starts, so every notebook nbval runs is in quick mode (unless set already).
-os.environ.setdefault("COURSE_QUICK", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 _NOTEBOOK_SECONDS: dict[str, float] = defaultdict(float)
 

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from utils.patches import block_positions, dihedral, sample_patches, tile_blocks, untile_blocks
+from utils.patches import block_positions, center_crop, dihedral, sample_patches, tile_blocks, untile_blocks
 
 
 def test_dihedral_gives_eight_distinct_transforms_and_identity():
@@ -71,3 +71,11 @@ def test_tile_errors_name_the_argument():
         tile_blocks(np.zeros((8, 8)), 16, 4)
     with pytest.raises(ValueError, match="uncovered"):
         untile_blocks(np.zeros((1, 2, 2)), [(0, 0)], (4, 4))
+
+
+def test_center_crop():
+    image = np.arange(5 * 6).reshape(5, 6)
+    assert np.array_equal(center_crop(image, 2), image[1:3, 2:4])
+    assert center_crop(image, None) is image
+    with pytest.raises(ValueError, match="side=7"):
+        center_crop(image, 7)

@@ -48,9 +48,14 @@ def dncnn(depth: int = 17, channels: int = 64, residual: bool = True, image_chan
     x = layers.Conv2D(channels, 3, padding="same", activation="relu")(noisy)
     for _ in range(depth - 2):
         x = layers.Conv2D(channels, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        # momentum 0.9 (PyTorch's default, as in the reference code) lets the moving statistics
+        # catch up within the few thousand steps a CPU can afford
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
-    out = layers.Conv2D(image_channels, 3, padding="same", name="noise" if residual else "clean")(x)
+    # The last convolution starts at zero, so the residual network starts as the identity
+    # (x_hat = y) instead of subtracting large random "noise"; both variants share this start.
+    out = layers.Conv2D(image_channels, 3, padding="same", kernel_initializer="zeros",
+                        name="noise" if residual else "clean")(x)
     if residual:
         out = layers.Subtract(name="denoised")([noisy, out])
     name = f"dncnn_{depth}x{channels}" + ("" if residual else "_plain")

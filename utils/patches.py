@@ -84,3 +84,15 @@ def untile_blocks(blocks: np.ndarray, corners: Sequence[tuple[int, int]], shape:
     if (count == 0).any():
         raise ValueError(f"corners leave pixels of shape={shape} uncovered: expected tiles that cover the image")
     return total / (count if total.ndim == 2 else count[..., None])
+
+
+def center_crop(image: np.ndarray, side: int | None) -> np.ndarray:
+    """The central side x side crop of an (H, W[, C]) image; the whole image when side is None."""
+    if side is None:
+        return image
+    side = positive_int(side, "side")
+    h, w = np.shape(image)[:2]
+    if side > min(h, w):
+        raise ValueError(f"side={side} is larger than the image ({h}x{w}): expected side <= {min(h, w)}")
+    y, x = (h - side) // 2, (w - side) // 2
+    return image[y:y + side, x:x + side]
