@@ -177,11 +177,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"running {len(names)} notebook(s) in {mode} mode", flush=True)
     total = 0.0
     for name in names:
-        print(f"{name:<40} ...", end=" ", flush=True)
         wall = execute(name, args.quick, params, args.timeout)
         total += wall
-        print(f"ok {wall:7.1f} s", flush=True)
-    print(f"{'total':<40}     {total:7.1f} s")
+        print(f"{name:<40} ok {wall:7.1f} s", flush=True)
+    print(f"{'total':<40}    {total:7.1f} s")
     if not args.quick and not params:
         print(f"wrote {write_results_table().relative_to(repo_root())}")
 

@@ -1,0 +1,20 @@
+import json
+
+from utils.checkpoints import load_checkpoint
+from utils.train import main
+
+
+def test_a_tiny_training_run_writes_a_loadable_checkpoint_with_provenance(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    main(["dncnn", "--depth", "3", "--channels", "4", "--epochs", "2", "--patches-per-epoch", "64",
+          "--batch-size", "32", "--name", "tiny"])
+    weights = tmp_path / "data" / "weights"
+    record = json.loads((weights / "tiny.json").read_text())
+    assert record["command"] == ("python -m utils.train dncnn --depth 3 --channels 4 --epochs 2 "
+                                 "--patches-per-epoch 64 --batch-size 32 --name tiny")
+    assert record["epochs"] == 2 and record["samples_seen"] == 128
+    assert set(record["final_metrics"]) == {"val_psnr_db", "psnr_s15_test_mean", "psnr_s25_test_mean",
+                                            "psnr_s50_test_mean"}
+    model = load_checkpoint("tiny", directory=weights)
+    assert model.count_params() == record["architecture"]["params"]
+    assert "epoch 2/2" in capsys.readouterr().out
