@@ -58,7 +58,8 @@ def test_results_table_lists_every_figure(tmp_path):
          "figures": {"psnr": 28.25, "params": 19779}}))
     (tmp_path / "00_setup.json").write_text(json.dumps(
         {"notebook": "00_setup", "mode": "full", "device": "CPU", "wall_s": 1.0, "figures": {"n": 3}}))
-    rows = [line for line in course.results_table(tmp_path).splitlines() if line.startswith("| 0") or line.startswith("|  |")]
+    lines = course.results_table(tmp_path).splitlines()
+    rows = [line for line in lines if line.startswith(("| 0", "|  |"))]
     assert rows[0].startswith("| 00_setup | n | 3 |")
     assert rows[1].startswith("| 01_denoising_autoencoder | psnr | 28.25 | full | CPU | 12 |")
     assert rows[2].startswith("|  | params | 1.978e+04 |")

@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from utils.denoisers import (CLASSICAL_FACTORS, classical_denoisers, denoise_image, dncnn, lecture_autoencoder,
-                             tune_classical)
+from utils.denoisers import (
+    CLASSICAL_FACTORS,
+    classical_denoisers,
+    denoise_image,
+    dncnn,
+    lecture_autoencoder,
+    tune_classical,
+)
 from utils.metrics import psnr
 from utils.noise import add_blind_noise, add_gaussian_noise
 from utils.photos import load_photo

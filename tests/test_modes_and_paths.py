@@ -21,3 +21,13 @@ def test_bad_mode_value_is_named(monkeypatch):
     monkeypatch.setenv("COURSE_QUICK", "maybe")
     with pytest.raises(ValueError, match="COURSE_QUICK='maybe'"):
         modes.is_quick()
+
+
+def test_paths_follow_the_repository_or_course_root(monkeypatch, tmp_path):
+    from utils import paths
+
+    monkeypatch.delenv("COURSE_ROOT", raising=False)
+    assert (paths.repo_root() / "utils" / "paths.py").exists()
+    assert paths.weights_dir() == paths.repo_root() / "data" / "weights"
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    assert paths.repo_root() == tmp_path and paths.scratch_dir() == tmp_path / ".scratch"

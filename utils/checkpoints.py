@@ -5,12 +5,15 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from utils.paths import weights_dir
 
+if TYPE_CHECKING:
+    import keras
 
-def architecture(model: "keras.Model") -> dict[str, Any]:
+
+def architecture(model: keras.Model) -> dict[str, Any]:
     """What must match for weights to load: the weight names' shapes and the parameter count."""
     return {
         "model_name": model.name,
@@ -19,7 +22,7 @@ def architecture(model: "keras.Model") -> dict[str, Any]:
     }
 
 
-def save_checkpoint(model: "keras.Model", name: str, builder: str, builder_kwargs: dict[str, Any],
+def save_checkpoint(model: keras.Model, name: str, builder: str, builder_kwargs: dict[str, Any],
                     provenance: dict[str, Any], directory: Path | None = None) -> Path:
     """Write NAME.weights.h5 and NAME.json (how to rebuild the model, and how the weights were made)."""
     directory = Path(directory or weights_dir())
@@ -42,13 +45,13 @@ def read_provenance(name: str, directory: Path | None = None) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def build_from_provenance(record: dict[str, Any]) -> "keras.Model":
+def build_from_provenance(record: dict[str, Any]) -> keras.Model:
     """Rebuild the untrained model that a provenance record describes (builder is 'module:function')."""
     module, function = record["builder"].split(":")
     return getattr(importlib.import_module(module), function)(**record["builder_kwargs"])
 
 
-def load_checkpoint(name: str, model: "keras.Model | None" = None, directory: Path | None = None) -> "keras.Model":
+def load_checkpoint(name: str, model: keras.Model | None = None, directory: Path | None = None) -> keras.Model:
     """Load a shipped checkpoint into model (or into a model rebuilt from its provenance) and return it.
 
     Fails with a clear message when the model's architecture is not the checkpoint's.

@@ -11,7 +11,8 @@ def as_image_array(x: object, name: str, ndims: tuple[int, ...], in_unit_range: 
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} has dtype {arr.dtype}: expected a numeric image array")
     if arr.ndim not in ndims:
-        raise ValueError(f"{name} has shape {arr.shape} (rank {arr.ndim}): expected rank {' or '.join(map(str, ndims))}")
+        ranks = " or ".join(map(str, ndims))
+        raise ValueError(f"{name} has shape {arr.shape} (rank {arr.ndim}): expected rank {ranks}")
     arr = arr.astype(np.float32, copy=False)
     if in_unit_range and arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
         raise ValueError(

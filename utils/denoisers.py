@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from utils.checks import as_image_array, positive_int
 
+if TYPE_CHECKING:
+    import keras
 
-def lecture_autoencoder(input_shape: tuple = (32, 32, 3)) -> "keras.Model":
+
+def lecture_autoencoder(input_shape: tuple = (32, 32, 3)) -> keras.Model:
     """The lecture's denoising autoencoder, layer for layer (use input_shape=(None, None, 3) for whole images)."""
     import keras
     from keras import layers
@@ -32,7 +36,7 @@ def lecture_autoencoder(input_shape: tuple = (32, 32, 3)) -> "keras.Model":
     return keras.Model(x_in, decoded, name="lecture_autoencoder")
 
 
-def dncnn(depth: int = 17, channels: int = 64, residual: bool = True, image_channels: int = 1) -> "keras.Model":
+def dncnn(depth: int = 17, channels: int = 64, residual: bool = True, image_channels: int = 1) -> keras.Model:
     """DnCNN (Zhang et al. 2017): Conv+ReLU, (depth-2) x Conv+BN+ReLU, Conv; fully convolutional.
 
     residual=True: the convolutions predict the noise and the model returns input - noise (the paper).
@@ -62,7 +66,7 @@ def dncnn(depth: int = 17, channels: int = 64, residual: bool = True, image_chan
     return keras.Model(noisy, out, name=name)
 
 
-def denoise_image(model: "keras.Model", image: np.ndarray, multiple: int = 4, batch_size: int = 1) -> np.ndarray:
+def denoise_image(model: keras.Model, image: np.ndarray, multiple: int = 4, batch_size: int = 1) -> np.ndarray:
     """Apply a fully convolutional model to a whole image: (H, W) grey, (H, W, C), or a batch (N, H, W, C).
 
     The image is padded by reflection to a multiple of `multiple` (2 ** number of poolings) and
