@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -66,3 +69,10 @@ def test_start_reports_mode_and_device(capsys, monkeypatch):
     assert info["mode"] == "quick" and "mode: quick" in out and "Keras" in out
     assert info["device"].startswith(("CPU", "GPU"))
     assert session.current()["notebook"] == "99_test" and session.elapsed() >= 0
+
+
+def test_start_keeps_tensorflow_quiet_in_a_fresh_process():
+    run = subprocess.run([sys.executable, "-c", "from utils.session import start; start('00_setup')"],
+                         capture_output=True, text=True, check=True, env={**os.environ, "COURSE_QUICK": "1"})
+    assert "mode: quick" in run.stdout
+    assert "oneDNN" not in run.stderr and "cuda" not in run.stderr.lower(), run.stderr

@@ -15,20 +15,15 @@ def source_of(obj: Any) -> str:
 
 
 def show_source(obj: Any) -> None:
-    """Display obj's source highlighted (HTML in Jupyter, plain text elsewhere)."""
+    """Display obj's source as a highlighted Python block (Markdown in Jupyter and on GitHub, text elsewhere)."""
     code = source_of(obj)
+    where = f"{obj.__module__}.{obj.__qualname__}" if hasattr(obj, "__qualname__") else obj.__name__
     try:
         from IPython import get_ipython
-        from IPython.display import HTML, display
-        from pygments import highlight
-        from pygments.formatters import HtmlFormatter
-        from pygments.lexers import PythonLexer
+        from IPython.display import Markdown, display
     except ImportError:
-        print(code)
+        get_ipython = None  # noqa: N806
+    if get_ipython is None or get_ipython() is None:
+        print(f"# {where}\n{code}")
         return
-    if get_ipython() is None:
-        print(code)
-        return
-    formatter = HtmlFormatter(style="default", noclasses=True)
-    where = f"{obj.__module__}.{obj.__qualname__}" if hasattr(obj, "__qualname__") else obj.__name__
-    display(HTML(f"<p><code>{where}</code></p>" + highlight(code, PythonLexer(), formatter)))
+    display(Markdown(f"`{where}`\n\n```python\n{code.rstrip()}\n```"))
