@@ -18,3 +18,14 @@ def test_a_tiny_training_run_writes_a_loadable_checkpoint_with_provenance(tmp_pa
     model = load_checkpoint("tiny", directory=weights)
     assert model.count_params() == record["architecture"]["params"]
     assert "epoch 2/2" in capsys.readouterr().out
+
+
+def test_resume_adds_to_the_provenance(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    tiny = ["dncnn", "--depth", "3", "--channels", "4", "--epochs", "1", "--patches-per-epoch", "32", "--name", "t"]
+    main(tiny)
+    main(tiny + ["--resume", "--seed", "1"])
+    record = json.loads((tmp_path / "data" / "weights" / "t.json").read_text())
+    assert record["epochs"] == 2 and record["samples_seen"] == 64
+    first, second = record["command"].split(" && ")
+    assert second == first + " --resume --seed 1"

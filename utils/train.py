@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=None, help="stop after the epoch that would pass this")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default=None, help="checkpoint name (default: the model)")
+    parser.add_argument("--resume", action="store_true",
+                        help="start from the saved checkpoint NAME and add this run to its provenance")
     args = parser.parse_args(argv)
     command = "python -m utils.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
-    from utils.checkpoints import save_checkpoint
+    from utils.checkpoints import load_checkpoint, read_provenance, save_checkpoint
     from utils.denoisers import dncnn, lecture_autoencoder
     from utils.noise import add_blind_noise
     from utils.patches import sample_patches
@@ -85,10 +87,15 @@ def main(argv: list[str] | None = None) -> None:
         val_clean = val_clean[..., None]
     val_noisy = add_blind_noise(val_clean, args.sigma_max, rng=54321)
 
-    steps = args.epochs * (args.patches_per_epoch // args.batch_size)
+    name = args.name or args.model
+    before = {"command": None, "epochs": 0, "samples_seen": 0, "wall_s": 0.0}
+    if args.resume:
+        before = read_provenance(name)
+        load_checkpoint(name, model)
+        print(f"resuming {name} after {before['epochs']} epochs: {before['command']}", flush=True)
+    steps = args.epochs * -(-args.patches_per_epoch // args.batch_size)  # ceil: the last batch may be short
     schedule = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=steps, alpha=0.01)
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0), loss="mse")
-    name = args.name or args.model
     t0, seen, epoch_times = time.time(), 0, []
     print(f"{model.name}: {model.count_params():,} parameters; {len(photos)} training images; {command}", flush=True)
     for epoch in range(1, args.epochs + 1):
@@ -106,9 +113,13 @@ def main(argv: list[str] | None = None) -> None:
               f"val PSNR {10 * np.log10(1 / val_mse):.2f} dB, {wall / 60:.1f} min", flush=True)
         last = epoch == args.epochs or (args.minutes and wall + np.mean(epoch_times) > args.minutes * 60)
         provenance = {
-            "command": command, "epochs": epoch, "epochs_planned": args.epochs, "samples_seen": seen,
-            "patch": patch, "sigma_train": f"uniform [0, {args.sigma_max:g}] (blind), noisy clipped to [0, 1]",
-            "train_photos": list(TRAIN_PHOTOS), "wall_s": round(wall, 1), "device": device_description(),
+            # a resumed checkpoint is reproduced by running its commands in order
+            "command": " && ".join(c for c in (before["command"], command) if c),
+            "epochs": before["epochs"] + epoch, "epochs_planned": before["epochs"] + args.epochs,
+            "samples_seen": before["samples_seen"] + seen, "patch": patch,
+            "sigma_train": f"uniform [0, {args.sigma_max:g}] (blind), noisy clipped to [0, 1]",
+            "train_photos": list(TRAIN_PHOTOS), "wall_s": round(before["wall_s"] + wall, 1),
+            "device": device_description(),
             "backend": keras.backend.backend(), "keras": keras.__version__,
             "final_metrics": {"val_psnr_db": round(float(10 * np.log10(1 / val_mse)), 3)},
         }
