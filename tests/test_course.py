@@ -34,8 +34,15 @@ def test_list_prints_the_map():
     assert "01_denoising_autoencoder" in out.stdout and "14_written_assignment" in out.stdout
 
 
-def test_select_by_number_and_unknown_number():
+def test_select_by_number_and_unknown_number(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    for name in ("00_setup", "01_denoising_autoencoder", "not_on_the_map"):
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    assert course.available() == ["00_setup", "01_denoising_autoencoder"]
     assert course.select(["1"]) == ["01_denoising_autoencoder"]
+    assert course.select(["01_denoising_autoencoder", "0"]) == ["00_setup", "01_denoising_autoencoder"]
+    assert course.select([]) == course.available()
     with pytest.raises(SystemExit, match="notebook '77'"):
         course.select(["77"])
 
