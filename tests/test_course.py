@@ -69,7 +69,7 @@ def test_results_table_lists_every_figure(tmp_path):
     rows = [line for line in lines if line.startswith(("| 0", "|  |"))]
     assert rows[0].startswith("| 00_setup | n | 3 |")
     assert rows[1].startswith("| 01_denoising_autoencoder | psnr | 28.25 | full | CPU | 12 |")
-    assert rows[2].startswith("|  | params | 1.978e+04 |")
+    assert rows[2].startswith("|  | params | 19,779 |")
 
 
 def test_quick_run_writes_to_scratch_and_reports_time(tmp_path, monkeypatch):

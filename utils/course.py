@@ -137,7 +137,8 @@ def results_table(results: Path | None = None) -> str:
         for i, (figure, value) in enumerate(entry["figures"].items()):
             head = (f"{entry['notebook']}", entry["mode"], entry["device"], f"{entry['wall_s']:.0f}") if i == 0 \
                 else ("", "", "", "")
-            lines.append(f"| {head[0]} | {figure} | {value:.4g} | {head[1]} | {head[2]} | {head[3]} |")
+            shown = f"{int(value):,}" if float(value).is_integer() else f"{value:.4g}"
+            lines.append(f"| {head[0]} | {figure} | {shown} | {head[1]} | {head[2]} | {head[3]} |")
     return "\n".join(lines) + "\n"
 
 
