@@ -88,13 +88,17 @@ def denoise_image(model: keras.Model, image: np.ndarray, multiple: int = 4, batc
     return out[..., 0] if np.asarray(image).ndim == 2 else out
 
 
-def classical_denoisers() -> dict[str, Callable[[np.ndarray, float], np.ndarray]]:
+Denoiser = Callable[[np.ndarray, float], np.ndarray]
+
+
+def classical_denoisers(factors: dict[str, float] | None = None) -> dict[str, Denoiser]:
     """scikit-image's classical denoisers, each called as f(noisy, sigma) with sigma on the 0-255 scale.
 
     Each gets the true noise level, as the networks are trained for it; the strength factors
-    (Gaussian width, TV weight, NL-means h) were chosen on the training photos only, by
-    `tune_classical` (see its docstring), never on the test photos.
+    (Gaussian width, TV weight, NL-means h; default CLASSICAL_FACTORS) were chosen on the training
+    photos only, by `tune_classical`, never on the test photos.
     """
+    k = {**CLASSICAL_FACTORS, **(factors or {})}
     from skimage.filters import gaussian
     from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet
 
@@ -102,11 +106,11 @@ def classical_denoisers() -> dict[str, Callable[[np.ndarray, float], np.ndarray]
         return -1 if noisy.ndim == 3 else None
 
     return {
-        "Gaussian": lambda y, s: gaussian(y, sigma=CLASSICAL_FACTORS["Gaussian"] * s, channel_axis=_ch(y)),
-        "TV": lambda y, s: denoise_tv_chambolle(y, weight=CLASSICAL_FACTORS["TV"] * s / 255, channel_axis=_ch(y)),
+        "Gaussian": lambda y, s: gaussian(y, sigma=k["Gaussian"] * s, channel_axis=_ch(y)),
+        "TV": lambda y, s: denoise_tv_chambolle(y, weight=k["TV"] * s / 255, channel_axis=_ch(y)),
         "wavelet": lambda y, s: denoise_wavelet(y, sigma=s / 255, method="BayesShrink", mode="soft",
                                                 rescale_sigma=True, channel_axis=_ch(y)),
-        "NL-means": lambda y, s: denoise_nl_means(y, h=CLASSICAL_FACTORS["NL-means"] * s / 255, sigma=s / 255,
+        "NL-means": lambda y, s: denoise_nl_means(y, h=k["NL-means"] * s / 255, sigma=s / 255,
                                                   patch_size=7, patch_distance=11, fast_mode=True,
                                                   channel_axis=_ch(y)),
     }
@@ -132,17 +136,10 @@ def tune_classical(images: list[np.ndarray], sigmas: tuple[float, ...] = (15, 25
     from utils.noise import add_gaussian_noise
 
     grids = grids or TUNING_GRIDS
-    methods = classical_denoisers()
     noisy = {(i, s): add_gaussian_noise(im, s, rng=seed + 97 * i + s) for i, im in enumerate(images) for s in sigmas}
     best: dict[str, float] = {}
-    saved = dict(CLASSICAL_FACTORS)
-    try:
-        for name, grid in grids.items():
-            scores = []
-            for factor in grid:
-                CLASSICAL_FACTORS[name] = factor
-                scores.append(np.mean([psnr(images[i], methods[name](y, s)) for (i, s), y in noisy.items()]))
-            best[name] = grid[int(np.argmax(scores))]
-    finally:
-        CLASSICAL_FACTORS.update(saved)
+    for name, grid in grids.items():
+        scores = [np.mean([psnr(images[i], classical_denoisers({name: factor})[name](y, s))
+                           for (i, s), y in noisy.items()]) for factor in grid]
+        best[name] = grid[int(np.argmax(scores))]
     return best
