@@ -79,3 +79,29 @@ def test_center_crop():
     assert center_crop(image, None) is image
     with pytest.raises(ValueError, match="side=7"):
         center_crop(image, 7)
+
+
+def test_downscale_mean_equals_skimage_and_checks_its_arguments():
+    from skimage.transform import downscale_local_mean
+
+    from utils.patches import downscale_mean
+
+    x = np.random.default_rng(0).random((2, 12, 8, 3)).astype(np.float32)
+    for f in (1, 2, 4):
+        np.testing.assert_allclose(downscale_mean(x, f), downscale_local_mean(x, (1, f, f, 1)), rtol=1e-6)
+    with pytest.raises(ValueError, match="factor=3"):
+        downscale_mean(x, 3)
+    with pytest.raises(ValueError, match=r"images has shape \(12, 8\)"):
+        downscale_mean(x[0, ..., 0], 2)
+
+
+def test_crop_to_multiple_is_central_and_bounded():
+    from utils.patches import crop_to_multiple
+
+    img = np.arange(10 * 13).reshape(10, 13)
+    out = crop_to_multiple(img, 4)
+    assert out.shape == (8, 12) and out[0, 0] == img[1, 0]
+    assert crop_to_multiple(img, 2, max_side=6).shape == (6, 6)
+    assert crop_to_multiple(img, 1).shape == img.shape
+    with pytest.raises(ValueError, match="multiple=16"):
+        crop_to_multiple(img, 16)

@@ -96,3 +96,27 @@ def center_crop(image: np.ndarray, side: int | None) -> np.ndarray:
         raise ValueError(f"side={side} is larger than the image ({h}x{w}): expected side <= {min(h, w)}")
     y, x = (h - side) // 2, (w - side) // 2
     return image[y:y + side, x:x + side]
+
+
+def crop_to_multiple(image: np.ndarray, multiple: int, max_side: int | None = None) -> np.ndarray:
+    """The central crop of an (H, W[, C]) image whose sides are multiples of `multiple` (and <= max_side if given)."""
+    multiple = positive_int(multiple, "multiple")
+    h, w = np.shape(image)[:2]
+    th, tw = (h, w) if max_side is None else (min(h, positive_int(max_side, "max_side")), min(w, max_side))
+    th, tw = th - th % multiple, tw - tw % multiple
+    if th == 0 or tw == 0:
+        raise ValueError(f"image of {h}x{w} has no crop with sides a multiple of multiple={multiple}")
+    y, x = (h - th) // 2, (w - tw) // 2
+    return image[y:y + th, x:x + tw]
+
+
+def downscale_mean(images: np.ndarray, factor: int) -> np.ndarray:
+    """Downsample a batch (N, H, W, C) by `factor`: each output pixel is the mean of a factor x factor block."""
+    factor = positive_int(factor, "factor")
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"images has shape {images.shape}: expected (N, H, W, C)")
+    n, h, w, ch = images.shape
+    if h % factor or w % factor:
+        raise ValueError(f"images of {h}x{w} pixels: expected sides divisible by factor={factor}")
+    return images.reshape(n, h // factor, factor, w // factor, factor, ch).mean(axis=(2, 4))
