@@ -1,0 +1,133 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from utils.boxes import (
+    BOX_VARIANCES,
+    FORMATS,
+    box_area,
+    center_to_corners,
+    clip_boxes,
+    convert_format,
+    corners_to_center,
+    decode_boxes,
+    encode_boxes,
+    iou_matrix,
+)
+
+coords = st.floats(0, 100, width=32)
+sizes = st.floats(1, 60, width=32)  # ratios stay below exp(MAX_LOG_SCALE) = 62.5
+
+
+@st.composite
+def box_sets(draw, n_min=1, n_max=6):
+    """xyxy boxes with positive sides."""
+    n = draw(st.integers(n_min, n_max))
+    xy = draw(arrays(np.float32, (n, 2), elements=coords))
+    wh = draw(arrays(np.float32, (n, 2), elements=sizes))
+    return np.concatenate([xy, xy + wh], axis=1)
+
+
+def test_iou_of_small_exact_cases():
+    a = np.array([[0, 0, 10, 10], [5, 5, 15, 15], [20, 20, 30, 30]], np.float32)
+    b = np.array([[0, 0, 10, 10], [0, 0, 5, 10], [10, 0, 20, 10]], np.float32)
+    expected = np.array([[1.0, 0.5, 0.0],                  # half of a; touching edges share no area
+                         [25 / 175, 0.0, 25 / 175],        # 5x5 corners in common
+                         [0.0, 0.0, 0.0]])
+    assert np.allclose(iou_matrix(a, b), expected, atol=1e-6)
+    assert iou_matrix(a, b).shape == (3, 3) and isinstance(iou_matrix(a, b), np.ndarray)
+
+
+def test_iou_of_empty_boxes_is_zero_not_nan():
+    empty = np.zeros((2, 4), np.float32)
+    out = iou_matrix(empty, empty)
+    assert np.array_equal(out, np.zeros((2, 2)))
+
+
+def test_iou_broadcasts_one_anchor_set_against_a_batch():
+    anchors = np.array([[0, 0, 10, 10], [0, 0, 20, 20]], np.float32)
+    gt = np.array([[[0, 0, 10, 10]], [[0, 0, 20, 20]]], np.float32)  # (2 images, 1 box, 4)
+    out = iou_matrix(anchors, gt)
+    assert out.shape == (2, 2, 1)
+    assert np.allclose(out[:, :, 0], [[1.0, 0.25], [0.25, 1.0]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(box_sets(), box_sets())
+def test_iou_properties_and_agreement_with_keras(a, b):
+    from keras.utils import bounding_boxes
+
+    ab, ba = iou_matrix(a, b), iou_matrix(b, a)
+    assert np.allclose(ab, ba.T, atol=1e-6)               # symmetric
+    assert np.all(ab >= 0) and np.all(ab <= 1 + 1e-6)     # in [0, 1]
+    assert np.allclose(np.diag(iou_matrix(a, a)), 1.0, atol=1e-5)  # 1 on identical boxes
+    keras_iou = np.asarray(bounding_boxes.compute_iou(a, b, "xyxy"))
+    assert np.allclose(ab, keras_iou, atol=1e-4)          # keras adds 1e-7 to the union
+
+
+def test_formats_convert_through_keras_and_agree_with_the_written_out_pair():
+    xyxy = np.array([[10, 20, 30, 60], [0, 0, 4, 2]], np.float32)
+    center = np.array([[20, 40, 20, 40], [2, 1, 4, 2]], np.float32)
+    assert np.allclose(corners_to_center(xyxy), center)
+    assert np.allclose(center_to_corners(center), xyxy)
+    assert np.allclose(convert_format(xyxy, "xyxy", "center_xywh"), center)
+    assert np.allclose(convert_format(xyxy, "xyxy", "yxyx"), xyxy[:, [1, 0, 3, 2]])
+    assert np.allclose(convert_format(xyxy, "xyxy", "rel_xyxy", height=100, width=50), xyxy / [50, 100, 50, 100])
+    for fmt in FORMATS:
+        kwargs = {"height": 100, "width": 50} if fmt.startswith("rel") else {}
+        back = convert_format(convert_format(xyxy, "xyxy", fmt, **kwargs), fmt, "xyxy", **kwargs)
+        assert np.allclose(back, xyxy, atol=1e-4), fmt
+
+
+def test_area_and_clipping():
+    boxes = np.array([[0, 0, 4, 5], [3, 3, 1, 1], [-5, -5, 200, 50]], np.float32)
+    assert np.allclose(box_area(boxes), [20, 0, 205 * 55])
+    assert np.allclose(clip_boxes(boxes, 40, 100)[2], [0, 0, 100, 40])
+
+
+def test_encoding_of_an_exact_case():
+    anchor = np.array([[0, 0, 10, 20]], np.float32)   # centre (5, 10), 10 x 20
+    box = np.array([[2, 4, 22, 24]], np.float32)      # centre (12, 14), 20 x 20
+    raw = [7 / 10, 4 / 20, np.log(2.0), np.log(1.0)]
+    assert np.allclose(encode_boxes(box, anchor, (1, 1, 1, 1)), [raw], atol=1e-6)
+    assert np.allclose(encode_boxes(box, anchor), [np.divide(raw, BOX_VARIANCES)], atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(box_sets(4, 4), box_sets(4, 4))
+def test_encode_decode_round_trip_and_agreement_with_keras(boxes, anchors):
+    from keras.utils import bounding_boxes
+
+    deltas = encode_boxes(boxes, anchors)
+    assert np.allclose(decode_boxes(deltas, anchors), boxes, atol=1e-3)  # decode(encode(b)) = b
+    keras_deltas = bounding_boxes.encode_box_to_deltas(anchors, boxes, "xyxy", "xyxy", encoding_format="center_xywh",
+                                                       variance=BOX_VARIANCES)
+    assert np.allclose(deltas, np.asarray(keras_deltas), atol=1e-4)
+    keras_boxes = bounding_boxes.decode_deltas_to_boxes(anchors, deltas, "xyxy", "xyxy", encoded_format="center_xywh",
+                                                        variance=BOX_VARIANCES)
+    assert np.allclose(decode_boxes(deltas, anchors), np.asarray(keras_boxes), atol=1e-3)
+
+
+def test_decoding_clamps_huge_sizes_and_runs_on_tensors():
+    import keras
+
+    anchors = np.array([[0, 0, 16, 16]], np.float32)
+    out = decode_boxes(np.array([[0, 0, 1e4, 1e4]], np.float32), anchors)
+    assert np.all(np.isfinite(out)) and np.allclose(out[0, 2] - out[0, 0], 1000.0, rtol=1e-4)
+    tensor = decode_boxes(keras.ops.zeros((1, 4)), anchors)
+    assert not isinstance(tensor, np.ndarray) and np.allclose(keras.ops.convert_to_numpy(tensor), anchors)
+
+
+def test_bad_input_gets_a_clear_error():
+    with pytest.raises(ValueError, match=r"boxes1 has shape \(3,\): expected \(\.\.\., 4\)"):
+        iou_matrix(np.zeros(3), np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="source='xy'.*expected one of xyxy"):
+        convert_format(np.zeros((1, 4)), "xy", "xyxy")
+    with pytest.raises(ValueError, match="height=None, width=None: expected both image sides"):
+        convert_format(np.zeros((1, 4)), "xyxy", "rel_xyxy")
+    with pytest.raises(ValueError, match=r"variances=\(0.1, 0.1\): expected 4 positive numbers"):
+        encode_boxes(np.zeros((1, 4)), np.ones((1, 4)), variances=(0.1, 0.1))
+    with pytest.raises(ValueError, match="height=0: expected a positive image side"):
+        clip_boxes(np.zeros((1, 4)), 0, 10)
