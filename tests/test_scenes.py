@@ -218,3 +218,16 @@ def test_importing_the_data_modules_does_not_import_tensorflow():
     code = "import sys, utils.scenes, utils.coco, utils.pets; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_indexing_by_positions_matches_indexing_one_by_one():
+    data = make_scenes(12, size=64, seed=5)
+    order = np.array([7, 2, 11, 0])
+    part = data[order]
+    assert len(part) == 4 and list(part.image_ids) == [7, 2, 11, 0]
+    for j, k in enumerate(order):
+        one, picked = data[int(k)], part[j]
+        assert np.array_equal(picked.image, one.image) and np.array_equal(picked.mask, one.mask)
+        assert np.array_equal(picked.boxes, one.boxes) and np.array_equal(picked.labels, one.labels)
+        assert np.array_equal(picked.instances, one.instances)
+    assert np.array_equal(data[[1, 3]].masks, data.masks[[1, 3]])

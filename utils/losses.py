@@ -105,9 +105,7 @@ def soft_dice(
     spatial_dims: int = 2,
 ) -> Tensor:
     """Soft Dice (2Σpg + smooth)/(Σp² + Σg² + smooth), class-averaged, as a scalar (mean over images if per_image)."""
-    _check_options(spatial_dims, smooth)
-    g, p = _prepare(y_true, y_pred, spatial_dims)
-    return ops.mean(_dice_per_item(g, p, per_image, smooth, exclude_background))
+    return 1.0 - ops.mean(soft_dice_loss(y_true, y_pred, per_image, smooth, exclude_background, spatial_dims))
 
 
 def soft_dice_loss(
@@ -125,9 +123,7 @@ def fg_bg_dice(
     y_true: Tensor, y_pred: Tensor, per_image: bool = True, smooth: float = _SMOOTH, spatial_dims: int = 2
 ) -> Tensor:
     """½(D_fg + D_bg) of a binary mask: Soft Dice of (p, g) plus Soft Dice of (1 − p, 1 − g), halved (Deep BV)."""
-    _check_options(spatial_dims, smooth)
-    g, p = _two_channels(*_prepare(y_true, y_pred, spatial_dims))
-    return ops.mean(_dice_per_item(g, p, per_image, smooth, exclude_background=False))
+    return 1.0 - ops.mean(fg_bg_dice_loss(y_true, y_pred, per_image, smooth, spatial_dims))
 
 
 def fg_bg_dice_loss(

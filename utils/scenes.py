@@ -81,7 +81,7 @@ class InstanceMasks(Sequence):
         return len(self.ids)
 
     def __getitem__(self, i):
-        if isinstance(i, slice):
+        if isinstance(i, (slice, list, np.ndarray)):
             return InstanceMasks(self.ids[i], self.counts[i])
         return self.ids[i][None] == np.arange(1, self.counts[i] + 1, dtype=self.ids.dtype)[:, None, None]
 
@@ -94,7 +94,7 @@ class Scenes:
     when the images differ in size (a loaded COCO folder). `boxes[i]`, `labels[i]` and `instances[i]`
     hold image i's (N_i, 4), (N_i,) and (N_i, H, W) arrays. `image_ids` are the COCO image ids
     (0..n-1 for generated scenes) and `category_ids[c - 1]` is the COCO category id of label c.
-    `data[i]` is one `Scene`; `data[a:b]` is a `Scenes`.
+    `data[i]` is one `Scene`; `data[a:b]` and `data[positions]` (a list or integer array) are a `Scenes`.
     """
 
     images: np.ndarray | list[np.ndarray]
@@ -130,12 +130,20 @@ class Scenes:
     def __getitem__(self, i: int) -> Scene: ...
 
     @overload
-    def __getitem__(self, i: slice) -> Scenes: ...
+    def __getitem__(self, i: slice | list[int] | np.ndarray) -> Scenes: ...
 
     def __getitem__(self, i):
         if isinstance(i, slice):
             return Scenes(self.images[i], self.masks[i], self.boxes[i], self.labels[i], self.instances[i],
                           self.class_names, self.image_ids[i], self.category_ids)
+        if isinstance(i, (list, tuple, np.ndarray)):  # positions, e.g. a random split
+            idx = [int(k) for k in np.arange(len(self))[np.asarray(i, dtype=np.int64)]]
+            pick = (lambda a: a[idx]) if isinstance(self.images, np.ndarray) else (lambda a: [a[k] for k in idx])
+            instances = (self.instances[idx] if isinstance(self.instances, InstanceMasks)
+                         else [self.instances[k] for k in idx])
+            return Scenes(pick(self.images), pick(self.masks), [self.boxes[k] for k in idx],
+                          [self.labels[k] for k in idx], instances, self.class_names, self.image_ids[idx],
+                          self.category_ids)
         return Scene(self.images[i], self.masks[i], self.instances[i], self.boxes[i], self.labels[i],
                      self.class_names)
 
