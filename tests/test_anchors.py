@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from utils.anchors import AnchorLevel, anchor_shapes, grid_anchors, multilevel_anchors
+from utils.detection.anchors import AnchorLevel, anchor_shapes, grid_anchors, multilevel_anchors
 
 
 def test_shapes_keep_the_area_and_set_the_aspect_ratio():
@@ -45,3 +45,26 @@ def test_bad_input_gets_a_clear_error():
         grid_anchors(8, 8, 16)
     with pytest.raises(ValueError, match="level stride 48 does not divide image_size"):
         multilevel_anchors((128, 128), [AnchorLevel(48, (16,))])
+    with pytest.raises(ValueError, match="level.stride=0: expected a positive integer"):
+        multilevel_anchors((128, 128), [AnchorLevel(0, (16,))])
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: anchor_shapes(()), r"sizes=\(\): expected one or more positive numbers"),
+    (lambda: anchor_shapes(16, (1.0, float("nan"))), r"aspect_ratios=\(1.0, nan\): expected one or more positive"),
+    (lambda: anchor_shapes([[16, 32]]), r"sizes=\[\[16, 32\]\]: expected one or more"),
+    (lambda: anchor_shapes((16, True)), r"sizes=\(16, True\)"),
+    (lambda: anchor_shapes("16"), "sizes='16'"),
+    (lambda: grid_anchors((4, 4), 0, 16), r"stride=0: expected a finite number in \(0, inf\)"),
+    (lambda: grid_anchors((4, 4), float("inf"), 16), "stride=inf"),
+    (lambda: grid_anchors((4, 4), 8, 16, offset=1.5), r"offset=1.5: expected a number in \[0, 1\]"),
+    (lambda: grid_anchors((4, 0), 8, 16), "feature_size\\[1\\]=0"),
+])
+def test_bad_sizes_strides_and_offsets_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_sizes_accept_one_number_or_an_array():
+    assert np.array_equal(anchor_shapes(16), anchor_shapes(np.array([16.0])))
+    assert np.array_equal(anchor_shapes(np.float32(16), np.array(1.0)), [[16.0, 16.0]])

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from utils.boxes import (
+from utils.detection.boxes import (
     BOX_VARIANCES,
     FORMATS,
     box_area,
@@ -123,11 +123,36 @@ def test_decoding_clamps_huge_sizes_and_runs_on_tensors():
 def test_bad_input_gets_a_clear_error():
     with pytest.raises(ValueError, match=r"boxes1 has shape \(3,\): expected \(\.\.\., 4\)"):
         iou_matrix(np.zeros(3), np.zeros((1, 4)))
-    with pytest.raises(ValueError, match="source='xy'.*expected one of xyxy"):
+    with pytest.raises(ValueError, match="source='xy': expected one of 'xyxy', 'yxyx'"):
         convert_format(np.zeros((1, 4)), "xy", "xyxy")
     with pytest.raises(ValueError, match="height=None, width=None: expected both image sides"):
         convert_format(np.zeros((1, 4)), "xyxy", "rel_xyxy")
     with pytest.raises(ValueError, match=r"variances=\(0.1, 0.1\): expected 4 positive numbers"):
         encode_boxes(np.zeros((1, 4)), np.ones((1, 4)), variances=(0.1, 0.1))
-    with pytest.raises(ValueError, match="height=0: expected a positive image side"):
+    with pytest.raises(ValueError, match=r"height=0: expected a finite number in \(0, inf\) \(the image side"):
         clip_boxes(np.zeros((1, 4)), 0, 10)
+    with pytest.raises(ValueError, match="width=True"):
+        clip_boxes(np.zeros((1, 4)), 10, True)
+    with pytest.raises(ValueError, match="width=nan"):
+        clip_boxes(np.zeros((1, 4)), 10, float("nan"))
+    with pytest.raises(ValueError, match=r"variances=\(0.1, 0.1, nan, 0.2\): expected 4 positive numbers"):
+        decode_boxes(np.zeros((1, 4)), np.ones((1, 4)), variances=(0.1, 0.1, float("nan"), 0.2))
+    with pytest.raises(ValueError, match="boxes=.*'a'.*: expected numbers"):
+        box_area([["a", 0, 1, 1]])
+    with pytest.raises(ValueError, match="target=None: expected one of"):
+        convert_format(np.zeros((1, 4)), "xyxy", None)
+
+
+def test_format_names_are_case_insensitive():
+    boxes = np.array([[0, 0, 4, 2]], np.float32)
+    assert np.allclose(convert_format(boxes, "XYXY", "Center_XYWH"), convert_format(boxes, "xyxy", "center_xywh"))
+
+
+def test_numpy_in_numpy_out_for_arrays_lists_and_tuples_tensors_stay_tensors():
+    import keras
+
+    for boxes in ([[0, 0, 2, 3]], ((0, 0, 2, 3),), np.array([[0, 0, 2, 3]], np.int64)):
+        area = box_area(boxes)
+        assert isinstance(area, np.ndarray) and area.dtype == np.float32 and area.tolist() == [6.0]
+    iou = iou_matrix([[0, 0, 2, 2]], keras.ops.convert_to_tensor([[0.0, 0.0, 2.0, 2.0]]))
+    assert not isinstance(iou, np.ndarray) and keras.ops.convert_to_numpy(iou).tolist() == [[1.0]]

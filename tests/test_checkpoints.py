@@ -3,14 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from utils.checkpoints import architecture, load_checkpoint, read_provenance, save_checkpoint
-from utils.denoisers import dncnn
-from utils.paths import weights_dir
+from utils.course.checkpoints import architecture, load_checkpoint, read_provenance, save_checkpoint
+from utils.course.paths import weights_dir
+from utils.denoising.models import dncnn
 
 
 def test_round_trip_rebuilds_and_loads(tmp_path):
     model = dncnn(4, 8)
-    save_checkpoint(model, "tiny", "utils.denoisers:dncnn", {"depth": 4, "channels": 8},
+    save_checkpoint(model, "tiny", "utils.denoising.models:dncnn", {"depth": 4, "channels": 8},
                     {"command": "test", "epochs": 0}, directory=tmp_path)
     record = json.loads((tmp_path / "tiny.json").read_text())
     assert record["architecture"]["params"] == model.count_params() and record["command"] == "test"
@@ -20,7 +20,8 @@ def test_round_trip_rebuilds_and_loads(tmp_path):
 
 
 def test_mismatched_architecture_fails_clearly(tmp_path):
-    save_checkpoint(dncnn(4, 8), "tiny", "utils.denoisers:dncnn", {"depth": 4, "channels": 8}, {}, directory=tmp_path)
+    save_checkpoint(dncnn(4, 8), "tiny", "utils.denoising.models:dncnn", {"depth": 4, "channels": 8}, {},
+                    directory=tmp_path)
     with pytest.raises(ValueError, match="does not match checkpoint 'tiny'"):
         load_checkpoint("tiny", model=dncnn(5, 8), directory=tmp_path)
 
@@ -38,3 +39,16 @@ def test_shipped_checkpoints_load_and_carry_provenance(name):
     assert record["command"].startswith("python -m utils.train ")
     model = load_checkpoint(name)
     assert architecture(model)["params"] == record["architecture"]["params"]
+
+
+def test_a_checkpoint_never_names_code_to_run(tmp_path):
+    save_checkpoint(dncnn(4, 8), "tiny", "utils.denoising.models:dncnn", {"depth": 4, "channels": 8}, {},
+                    directory=tmp_path)
+    path = tmp_path / "tiny.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "builder": "os:system", "builder_kwargs": {"command": "true"}}))
+    with pytest.raises(ValueError, match="builder='os:system' in checkpoint 'tiny': expected one of"):
+        load_checkpoint("tiny", directory=tmp_path)
+    path.write_text(json.dumps({**record, "builder_kwargs": ["depth", 4]}))
+    with pytest.raises(ValueError, match="builder_kwargs=.*expected a dict"):
+        load_checkpoint("tiny", directory=tmp_path)

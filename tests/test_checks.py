@@ -1,7 +1,21 @@
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from utils.checks import as_image_array, positive_int
+from utils.course.checks import (
+    as_float_tensor,
+    as_image_array,
+    is_array_like,
+    non_negative_int,
+    number_in,
+    numpy_like,
+    one_of,
+    positive_float,
+    positive_int,
+)
 
 
 def test_as_image_array_converts_and_checks():
@@ -28,3 +42,156 @@ def test_positive_int_rejects(value):
 
 def test_positive_int_accepts_numpy_integers():
     assert positive_int(np.int64(3), "n") == 3
+
+
+# --- number_in, positive_float, non_negative_int, one_of ------------------------------------------
+
+BAD_NUMBERS = [True, False, np.bool_(True), float("nan"), float("inf"), -float("inf"), np.float32("nan"), "0.5",
+               None, [0.5], np.array(0.5), 1 + 0j]
+
+
+@pytest.mark.parametrize("value", BAD_NUMBERS)
+def test_number_in_rejects_what_is_not_a_finite_real_number(value):
+    with pytest.raises(ValueError, match=r"^x=.*: expected a finite number in \(-inf, inf\)$"):
+        number_in(value, "x")
+
+
+@pytest.mark.parametrize("value, low, high, low_open, high_open, interval", [
+    (0, 0, 1, True, False, r"\(0, 1\]"),
+    (1.5, 0, 1, True, False, r"\(0, 1\]"),
+    (1, 0, 1, False, True, r"\[0, 1\)"),
+    (-0.1, 0, 1, False, False, r"\[0, 1\]"),
+    (-1, 0, None, False, False, r"\[0, inf\)"),
+    (0, 0, None, True, False, r"\(0, inf\)"),
+    (3, None, 2.5, False, False, r"\(-inf, 2.5\]"),
+])
+def test_number_in_names_the_interval_it_expected(value, low, high, low_open, high_open, interval):
+    kind = "a number" if low is not None and high is not None else "a finite number"
+    with pytest.raises(ValueError, match=rf"^x={value!r}: expected {kind} in {interval}$"):
+        number_in(value, "x", low, high, low_open=low_open, high_open=high_open)
+
+
+def test_number_in_accepts_closed_ends_and_numpy_numbers_and_returns_a_float():
+    assert number_in(0, "x", 0, 1) == 0.0 and number_in(1, "x", 0, 1) == 1.0
+    assert number_in(np.float32(0.25), "x", 0, 1, low_open=True, high_open=True) == 0.25
+    assert type(number_in(np.int64(3), "x", 0)) is float
+    assert number_in(-1e300, "x") == -1e300
+
+
+def test_the_error_message_is_the_documented_one():
+    with pytest.raises(ValueError) as err:
+        number_in(1.5, "positive_iou", 0, 1, low_open=True)
+    assert str(err.value) == "positive_iou=1.5: expected a number in (0, 1]"
+    with pytest.raises(ValueError) as err:
+        number_in(-25, "sigma", 0, note="the 0-255 scale")
+    assert str(err.value) == "sigma=-25: expected a finite number in [0, inf) (the 0-255 scale)"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=True, allow_infinity=True), st.floats(-10, 10), st.floats(0, 10),
+       st.booleans(), st.booleans())
+def test_number_in_accepts_exactly_the_finite_numbers_of_the_interval(value, low, width, low_open, high_open):
+    high = low + width
+    inside = (math.isfinite(value) and (value > low if low_open else value >= low)
+              and (value < high if high_open else value <= high))
+    if inside:
+        assert number_in(value, "x", low, high, low_open=low_open, high_open=high_open) == value
+    else:
+        with pytest.raises(ValueError, match="x="):
+            number_in(value, "x", low, high, low_open=low_open, high_open=high_open)
+
+
+@pytest.mark.parametrize("value", [0, -1e-9, -3, True, float("nan"), float("inf"), "2", None])
+def test_positive_float_rejects(value):
+    with pytest.raises(ValueError, match=r"expected a finite number in \(0, inf\)"):
+        positive_float(value, "rate")
+
+
+def test_positive_float_accepts_ints_floats_and_numpy_numbers():
+    assert positive_float(2, "rate") == 2.0 and positive_float(np.float64(1e-12), "rate") == 1e-12
+
+
+@pytest.mark.parametrize("value", [-1, 2.0, 0.5, True, False, "3", None, float("nan"), np.float32(1)])
+def test_non_negative_int_rejects(value):
+    with pytest.raises(ValueError, match="expected a non-negative integer"):
+        non_negative_int(value, "count")
+
+
+def test_non_negative_int_accepts_zero_and_numpy_integers():
+    assert non_negative_int(0, "count") == 0
+    out = non_negative_int(np.uint8(255), "count")
+    assert out == 255 and type(out) is int
+
+
+def test_one_of_returns_the_value_and_keeps_types_apart():
+    assert one_of("boxes", "targets", ("semantic", "boxes")) == "boxes"
+    assert one_of(None, "final_activation", ("softmax", None)) is None
+    assert one_of(np.int64(2), "spatial_dims", (1, 2, 3)) == 2
+    assert one_of(np.bool_(True), "skip", (True, False))
+    assert one_of(7, "k", range(8)) == 7
+    for value, choices in [(1, (True, False)), (True, (0, 1)), (2.0, (1, 2, 3)), ("None", (None,)),
+                           ("Boxes", ("boxes",)), (np.array([1, 2]), (1, 2)), (8, range(8)), (2.0, range(8)),
+                           (True, range(8)), (float("nan"), (float("nan"),))]:
+        with pytest.raises(ValueError, match="expected"):
+            one_of(value, "x", choices)
+
+
+def test_one_of_lists_the_choices():
+    with pytest.raises(ValueError) as err:
+        one_of("nearest", "upsampling", ("transpose", "bilinear"))
+    assert str(err.value) == "upsampling='nearest': expected one of 'transpose', 'bilinear'"
+    with pytest.raises(ValueError) as err:
+        one_of(9, "k", range(8))
+    assert str(err.value) == "k=9: expected an integer in 0..7"
+
+
+def test_a_long_value_is_shortened_in_the_message():
+    with pytest.raises(ValueError) as err:
+        one_of(list(range(1000)), "x", (1, 2))
+    assert len(str(err.value)) < 120 and "..." in str(err.value)
+
+
+# --- is_array_like, numpy_like, as_float_tensor --------------------------------------------------
+
+def test_is_array_like_is_numpy_lists_tuples_and_numbers_not_tensors():
+    import keras
+
+    for x in (np.zeros(3), np.float32(1), [1, 2], (1, 2), 3, 2.5, True):
+        assert is_array_like(x)
+    for x in (keras.ops.zeros(3), "abc", None, {"a": 1}):
+        assert not is_array_like(x)
+
+
+def test_numpy_like_gives_numpy_for_numpy_inputs_and_tensors_for_a_tensor_input():
+    import keras
+
+    t = keras.ops.ones(3)
+    for inputs in [(np.ones(3),), ([1.0],), ((1.0,), 2.0), (np.float32(1), None), ()]:
+        out = numpy_like(t, *inputs)
+        assert isinstance(out, np.ndarray) and out.tolist() == [1.0, 1.0, 1.0]
+    assert numpy_like(t, np.ones(3), t) is t
+    already = np.zeros(2)
+    assert numpy_like(already, [1]) is already
+
+
+def test_as_float_tensor_converts_to_float32_and_keeps_float_tensors():
+    import keras
+
+    assert keras.backend.standardize_dtype(as_float_tensor(np.arange(4, dtype=np.int64), "x").dtype) == "float32"
+    assert keras.backend.standardize_dtype(as_float_tensor(np.zeros(2, np.float64), "x").dtype) == "float32"
+    assert keras.backend.standardize_dtype(as_float_tensor([[1, 2, 3, 4]], "x", last_axis=4).dtype) == "float32"
+    t64 = keras.ops.zeros((2, 4), "float64")
+    assert keras.backend.standardize_dtype(as_float_tensor(t64, "x", last_axis=4).dtype) == "float64"
+    ints = keras.ops.zeros((2, 4), "int32")
+    assert keras.backend.standardize_dtype(as_float_tensor(ints, "x").dtype) == "float32"
+
+
+@pytest.mark.parametrize("value, match", [
+    (np.zeros((2, 3)), r"boxes has shape \(2, 3\): expected \(\.\.\., 4\)"),
+    (np.float32(1), r"boxes has shape \(\): expected \(\.\.\., 4\)"),
+    ([["a", "b", "c", "d"]], "boxes=.*: expected numbers"),
+    ("abcd", "boxes='abcd' has dtype string: expected an array or a tensor of numbers"),
+])
+def test_as_float_tensor_names_bad_input(value, match):
+    with pytest.raises(ValueError, match=match):
+        as_float_tensor(value, "boxes", last_axis=4)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from utils.coco import export_coco, load_coco, to_coco_results
-from utils.scenes import make_scenes, scene_dataset
+from utils.data.coco import export_coco, load_coco, to_coco_results
+from utils.data.scenes import make_scenes, scene_dataset
 
 
 @pytest.fixture(scope="module")

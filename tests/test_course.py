@@ -6,8 +6,8 @@ import sys
 import nbformat
 import pytest
 
-from utils import course
-from utils.paths import repo_root
+from utils.course import runner as course
+from utils.course.paths import repo_root
 
 
 def test_course_map_is_numbered_in_order():
@@ -97,3 +97,21 @@ def test_a_failing_cell_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
     with pytest.raises(SystemExit, match="00_setup: cell 0 failed: ZeroDivisionError"):
         course.execute("00_setup", quick=True, params={})
+
+
+def test_no_notebook_code_cell_is_longer_than_a_slide():
+    long_cells = []
+    for path in sorted((repo_root() / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        code = [c for c in cells if c["cell_type"] == "code"]
+        long_cells += [(path.name, i, n) for i, c in enumerate(code)
+                       if (n := len("".join(c["source"]).splitlines())) > 40]
+    assert not long_cells, f"code cells over 40 lines (notebook, code cell, lines): {long_cells}"
+
+
+def test_utils_has_subject_subpackages_and_no_loose_modules():
+    root = repo_root() / "utils"
+    loose = sorted(p.name for p in root.glob("*.py") if p.name not in ("__init__.py", "train.py"))
+    assert not loose, f"modules at the top of utils/: {loose}; expected them inside a subject subpackage"
+    for sub in ("course", "data", "nn", "denoising", "segmentation", "detection", "viz"):
+        assert (root / sub / "__init__.py").exists(), sub

@@ -1,17 +1,15 @@
 import numpy as np
 import pytest
 
-from utils.denoisers import (
-    CLASSICAL_FACTORS,
-    classical_denoisers,
+from utils.data.noise import add_blind_noise, add_gaussian_noise
+from utils.data.photos import load_photo
+from utils.denoising.classical import CLASSICAL_FACTORS, classical_denoisers, tune_classical
+from utils.denoising.models import (
     denoise_image,
     dncnn,
     lecture_autoencoder,
-    tune_classical,
 )
-from utils.metrics import psnr
-from utils.noise import add_blind_noise, add_gaussian_noise
-from utils.photos import load_photo
+from utils.denoising.quality import psnr
 
 
 def test_lecture_autoencoder_matches_the_lecture():

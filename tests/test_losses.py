@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils.losses import (
+from utils.segmentation.losses import (
     DiceCrossEntropyLoss,
     FgBgDiceLoss,
     SoftDiceLoss,
@@ -201,7 +201,11 @@ def test_plain_function_compiles_with_channelless_targets():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: soft_dice(G, P, smooth=-1), "smooth=-1: expected a finite number >= 0"),
+    (lambda: soft_dice(G, P, smooth=-1), r"smooth=-1: expected a finite number in \[0, inf\)"),
+    (lambda: soft_dice(G, P, smooth=True), "smooth=True"),
+    (lambda: soft_dice(G, P, spatial_dims=2.0), "spatial_dims=2.0: expected one of 1, 2, 3"),
+    (lambda: dice_cross_entropy(G, P, dice_weight=float("inf")), "dice_weight=inf"),
+    (lambda: DiceCrossEntropyLoss(ce_weight="1"), "ce_weight='1'"),
     (lambda: soft_dice(G, P, spatial_dims=4), "spatial_dims=4"),
     (lambda: soft_dice(G, P[:, :1]), r"y_true has shape \(1, 2, 2\) but y_pred has \(1, 1, 2\)"),
     (lambda: soft_dice(G[0], P[0]), r"y_pred has shape \(2, 2\): expected \(batch, 2 spatial axes"),

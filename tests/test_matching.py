@@ -3,9 +3,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from utils.anchors import grid_anchors
-from utils.boxes import decode_boxes, iou_matrix
-from utils.matching import IGNORE, NEGATIVE, anchor_targets, hard_negative_mask, match_anchors, sample_balanced
+from utils.detection.anchors import grid_anchors
+from utils.detection.boxes import decode_boxes, iou_matrix
+from utils.detection.matching import IGNORE, NEGATIVE, anchor_targets, match_anchors, match_iou
+from utils.detection.sampling import hard_negative_mask, sample_balanced
 
 ANCHORS = np.array([[0, 0, 10, 10], [10, 0, 20, 10], [0, 10, 10, 20], [10, 10, 20, 20], [0, 0, 20, 20]], np.float32)
 
@@ -91,3 +92,176 @@ def test_bad_input_gets_a_clear_error():
         anchor_targets(ANCHORS, ANCHORS, np.ones(4))
     with pytest.raises(ValueError, match="num_samples=0: expected a positive integer"):
         sample_balanced(np.zeros(4), 0)
+
+
+# --- match_iou: the matching algorithm on an IoU matrix -------------------------------------------
+
+def codes(iou, **kwargs):
+    return match_iou(np.asarray(iou, np.float32), **kwargs).tolist()
+
+
+def test_match_iou_thresholds_and_the_ignore_band():
+    iou = [[0.9, 0.1],    # >= 0.5: matched to object 0
+           [0.45, 0.2],   # between 0.4 and 0.5: ignored
+           [0.3, 0.35],   # < 0.4: background
+           [0.0, 0.6]]    # object 1
+    assert codes(iou, best_anchor_for_each_gt=False) == [0, IGNORE, NEGATIVE, 1]
+    # the ends: positive_iou itself is a match, negative_iou itself is ignored, below it is background
+    assert codes([[0.5], [0.4], [0.39]], best_anchor_for_each_gt=False) == [0, IGNORE, NEGATIVE]
+    # negative_iou == positive_iou leaves no ignore band
+    assert codes([[0.5], [0.45]], positive_iou=0.5, negative_iou=0.5, best_anchor_for_each_gt=False) == \
+        [0, NEGATIVE]
+
+
+def test_match_iou_gives_every_object_its_best_anchor():
+    iou = [[0.3, 0.0], [0.2, 0.1], [0.0, 0.05]]  # nothing reaches 0.4
+    assert codes(iou, best_anchor_for_each_gt=False) == [NEGATIVE] * 3
+    assert codes(iou) == [0, 1, NEGATIVE]
+    # a forced anchor can take an anchor that was matched to another object by threshold
+    assert codes([[0.6, 0.55], [0.7, 0.0]], best_anchor_for_each_gt=False) == [0, 0]
+    assert codes([[0.6, 0.55], [0.7, 0.0]]) == [1, 0]
+
+
+def test_match_iou_ties_and_shared_best_anchors():
+    assert codes([[0.3, 0.0], [0.3, 0.0], [0.1, 0.0]]) == [0, 0, NEGATIVE]  # both tied anchors are object 0's
+    # anchor 0 is the best of both objects: the one with the higher IoU (object 0) takes it
+    assert codes([[0.3, 0.2], [0.1, 0.0]]) == [0, NEGATIVE]
+    assert codes([[0.2, 0.3], [0.0, 0.1]]) == [1, NEGATIVE]
+    assert codes([[0.3, 0.3]]) == [0]  # a tie between objects: the first
+    assert codes([[0.0, 0.0], [0.0, 0.0]]) == [NEGATIVE, NEGATIVE]  # IoU 0 forces nothing
+
+
+def test_match_iou_never_matches_padding():
+    iou = [[0.9, 0.7], [0.1, 0.6]]
+    assert codes(iou) == [0, 1]
+    assert codes(iou, valid=np.array([False, True])) == [1, 1]
+    assert codes([[0.0, 0.9]], valid=np.array([True, False])) == [NEGATIVE]
+    assert codes([[0.9, 0.9]], valid=np.array([False, False])) == [NEGATIVE]
+
+
+def test_match_iou_without_objects_or_anchors():
+    assert codes(np.zeros((3, 0))) == [NEGATIVE] * 3
+    out = match_iou(np.zeros((2, 3, 0), np.float32), valid=np.zeros((2, 0), bool))
+    assert out.dtype == np.int32 and out.shape == (2, 3) and (out == NEGATIVE).all()
+    assert match_iou(np.zeros((0, 2), np.float32)).shape == (0,)
+
+
+def random_boxes(rng, shape, low=0.0, high=100.0):
+    xy = rng.uniform(low, high, shape + (2,))
+    return np.concatenate([xy, xy + rng.uniform(4, 40, shape + (2,))], axis=-1).astype(np.float32)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_batched_match_iou_is_the_loop_over_images(seed):
+    rng = np.random.default_rng(seed)
+    b, p, m = int(rng.integers(1, 4)), int(rng.integers(1, 30)), int(rng.integers(1, 5))
+    iou = iou_matrix(random_boxes(rng, (b, p)), random_boxes(rng, (b, m)))  # (B, P, M)
+    valid = rng.random((b, m)) < 0.7
+    for best in (True, False):
+        batched = match_iou(iou, 0.5, 0.3, best, valid)
+        assert batched.shape == (b, p) and batched.dtype == np.int32
+        for i in range(b):
+            assert batched[i].tolist() == match_iou(iou[i], 0.5, 0.3, best, valid[i]).tolist()
+
+
+def padded_gt(rng, b, m):
+    gt = random_boxes(rng, (b, m))
+    labels = rng.integers(1, 4, (b, m)).astype(np.int32)
+    pad = rng.random((b, m)) < 0.3
+    gt[pad], labels[pad] = -1.0, -1
+    return gt, labels
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_match_anchors_with_per_image_proposals_is_the_loop_over_images(seed):
+    rng = np.random.default_rng(seed)
+    b, p, m = int(rng.integers(1, 4)), int(rng.integers(1, 40)), int(rng.integers(1, 5))
+    proposals = random_boxes(rng, (b, p))
+    gt, labels = padded_gt(rng, b, m)
+    batched = match_anchors(proposals, gt, labels, 0.5, 0.4)
+    cls, deltas = anchor_targets(proposals, gt, labels, 0.5, 0.4)
+    assert batched.shape == cls.shape == (b, p) and deltas.shape == (b, p, 4)
+    for i in range(b):
+        assert batched[i].tolist() == match_anchors(proposals[i], gt[i], labels[i], 0.5, 0.4).tolist()
+        one_cls, one_deltas = anchor_targets(proposals[i], gt[i], labels[i], 0.5, 0.4)
+        assert cls[i].tolist() == one_cls.tolist() and np.allclose(deltas[i], one_deltas, atol=1e-5)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_match_anchors_is_match_iou_of_the_iou_matrix(seed):
+    rng = np.random.default_rng(seed)
+    anchors = grid_anchors((6, 6), 16, (24, 40), (1.0, 2.0))
+    gt, labels = padded_gt(rng, 3, 4)
+    valid = labels >= 0
+    for best in (True, False):
+        expected = match_iou(iou_matrix(anchors, gt), 0.6, 0.3, best, valid)
+        assert np.array_equal(match_anchors(anchors, gt, labels, 0.6, 0.3, best), expected)
+
+
+def test_matching_runs_on_tensors_and_in_compiled_code():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    proposals, (gt, labels) = random_boxes(rng, (2, 20)), padded_gt(rng, 2, 3)
+    expected = match_anchors(proposals, gt, labels)
+    spec = [tf.TensorSpec((None, 20, 4)), tf.TensorSpec((None, 3, 4)), tf.TensorSpec((None, 3), tf.int32)]
+    compiled = tf.function(lambda a, g, lab: match_anchors(a, g, lab), input_signature=spec)
+    out = compiled(tf.constant(proposals), tf.constant(gt), tf.constant(labels))
+    assert not isinstance(out, np.ndarray) and np.array_equal(out.numpy(), expected)
+    iou = tf.constant(iou_matrix(proposals, gt))
+    assert np.array_equal(match_iou(iou, valid=tf.constant(labels >= 0)).numpy(), expected)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: match_iou(np.zeros(3)), r"iou has shape \(3,\): expected \(A, M\) or \(\.\.\., A, M\)"),
+    (lambda: match_iou(np.zeros((2, 3, 4)), valid=np.ones((2, 3), bool)),
+     r"valid has shape \(2, 3\) and dtype bool: expected a bool mask of shape \(2, 4\)"),
+    (lambda: match_iou(np.zeros((3, 4)), valid=np.ones(4, np.int32)), "valid has shape .* and dtype int32"),
+    (lambda: match_iou(np.full((2, 2), 1.5)), r"iou has values in \[1.5, 1.5\]: expected IoUs in \[0, 1\]"),
+    (lambda: match_iou(np.array([[0.5, np.nan]])), r"iou has values in .* and NaN: expected IoUs in \[0, 1\]"),
+    (lambda: match_iou(np.zeros((2, 2)), positive_iou=0), r"positive_iou=0: expected a number in \(0, 1\]"),
+    (lambda: match_iou(np.zeros((2, 2)), positive_iou=1.5), r"positive_iou=1.5: expected a number in \(0, 1\]"),
+    (lambda: match_iou(np.zeros((2, 2)), positive_iou=True), "positive_iou=True"),
+    (lambda: match_iou(np.zeros((2, 2)), negative_iou=-0.1), r"negative_iou=-0.1: expected a number in \[0, 0.5\]"),
+    (lambda: match_iou(np.zeros((2, 2)), 0.5, 0.6), r"negative_iou=0.6: .*\[0, 0.5\] \(at most positive_iou\)"),
+    (lambda: match_iou(np.zeros((2, 2)), negative_iou=float("nan")), "negative_iou=nan"),
+    (lambda: match_iou(np.zeros((2, 2)), best_anchor_for_each_gt="yes"), "best_anchor_for_each_gt='yes'"),
+    (lambda: match_anchors(np.zeros((2, 5, 4)), np.zeros((3, 2, 4))),
+     r"anchors has shape \(2, 5, 4\): expected \(A, 4\), or \(\.\.\., A, 4\) .* gt_boxes, which has shape \(3, 2, 4\)"),
+    (lambda: match_anchors(np.zeros((2, 5, 4)), np.zeros((2, 4))), r"anchors has shape \(2, 5, 4\)"),
+    (lambda: match_anchors(np.zeros(4), np.zeros((2, 4))), r"anchors has shape \(4,\)"),
+    (lambda: match_anchors(np.zeros((5, 4)), np.zeros(4)), r"gt_boxes has shape \(4,\): expected \(M, 4\)"),
+    (lambda: match_anchors(np.zeros((5, 3)), np.zeros((2, 4))), r"anchors has shape \(5, 3\): expected \(\.\.\., 4\)"),
+    (lambda: match_anchors(np.zeros((2, 5, 4)), np.zeros((2, 3, 4)), np.ones((3, 2))),
+     r"gt_labels has shape \(3, 2\): expected \(2, 3\)"),
+    (lambda: anchor_targets(ANCHORS, ANCHORS, None), "gt_labels=None: expected"),
+])
+def test_bad_matching_input_is_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: sample_balanced(np.zeros(4), True), "num_samples=True: expected a positive integer"),
+    (lambda: sample_balanced(np.zeros(4), 8, 1.5), r"positive_fraction=1.5: expected a number in \[0, 1\]"),
+    (lambda: sample_balanced(np.zeros(4), 8, float("nan")), "positive_fraction=nan"),
+    (lambda: hard_negative_mask(np.zeros(4), np.zeros(4), -1), r"neg_pos_ratio=-1: expected a finite number in \[0"),
+    (lambda: hard_negative_mask(np.zeros(4), np.zeros(4), float("inf")), "neg_pos_ratio=inf"),
+    (lambda: hard_negative_mask(np.zeros(4), np.zeros(4), 3, -1), "min_negatives=-1: expected a non-negative integer"),
+    (lambda: hard_negative_mask(np.zeros(4), np.zeros(4), 3, 1.5), "min_negatives=1.5"),
+    (lambda: hard_negative_mask(np.zeros(4), np.zeros(5)), r"losses has shape \(4,\) and labels \(5,\)"),
+])
+def test_bad_sampling_input_is_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_sampling_gives_numpy_for_lists_and_tensors_for_tensors():
+    import keras
+
+    assert isinstance(sample_balanced([1, 0, 0, -1], 2, seed=0), np.ndarray)
+    out = hard_negative_mask(keras.ops.zeros(4), keras.ops.convert_to_tensor([1, 0, 0, -1]))
+    assert not isinstance(out, np.ndarray) and keras.ops.convert_to_numpy(out).tolist() == [True, True, True, False]

@@ -1,6 +1,6 @@
 import pytest
 
-from utils import modes
+from utils.course import modes
 
 
 @pytest.mark.parametrize("value, quick", [("1", True), ("true", True), ("YES", True), ("0", False),
@@ -24,10 +24,10 @@ def test_bad_mode_value_is_named(monkeypatch):
 
 
 def test_paths_follow_the_repository_or_course_root(monkeypatch, tmp_path):
-    from utils import paths
+    from utils.course import paths
 
     monkeypatch.delenv("COURSE_ROOT", raising=False)
-    assert (paths.repo_root() / "utils" / "paths.py").exists()
+    assert (paths.repo_root() / "utils" / "course" / "paths.py").exists()
     assert paths.weights_dir() == paths.repo_root() / "data" / "weights"
     monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
     assert paths.repo_root() == tmp_path and paths.scratch_dir() == tmp_path / ".scratch"

@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from utils.boxes import iou_matrix
-from utils.nms import batched_nms, combined_nms, nms, nms_reference, unpad
+from utils.detection.boxes import iou_matrix
+from utils.detection.nms import batched_nms, combined_nms, nms, nms_reference, unpad
 
 
 def random_boxes(seed: int, n: int):
@@ -81,3 +81,15 @@ def test_bad_input_gets_a_clear_error():
         batched_nms(np.zeros((3, 4)), np.zeros(3), np.ones(2))
     with pytest.raises(ValueError, match="expected \\(B, A, 4\\) or"):
         combined_nms(np.zeros((3, 4), np.float32), np.zeros((1, 3, 2), np.float32))
+    with pytest.raises(ValueError, match=r"boxes has shape \(1, 3, 4\) and scores \(1, 2, 2\)"):
+        combined_nms(np.zeros((1, 3, 4)).tolist(), np.zeros((1, 2, 2)).tolist())
+    for bad in (True, float("nan"), -0.1, "0.5"):
+        with pytest.raises(ValueError, match=r"iou_threshold=.*: expected a number in \[0, 1\]"):
+            nms_reference(np.zeros((3, 4)), np.zeros(3), bad)
+        with pytest.raises(ValueError, match="iou_threshold="):
+            combined_nms(np.zeros((1, 3, 4)), np.zeros((1, 3, 2)), iou_threshold=bad)
+
+
+def test_combined_nms_gives_numpy_for_lists_too():
+    out = combined_nms(np.zeros((1, 3, 4)).tolist(), np.zeros((1, 3, 2)).tolist(), score_threshold=-1.0)
+    assert all(isinstance(v, np.ndarray) for v in out.values())

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from utils.patches import block_positions, center_crop, dihedral, sample_patches, tile_blocks, untile_blocks
+from utils.data.patches import block_positions, center_crop, dihedral, sample_patches, tile_blocks, untile_blocks
 
 
 def test_dihedral_gives_eight_distinct_transforms_and_identity():
@@ -13,6 +13,10 @@ def test_dihedral_gives_eight_distinct_transforms_and_identity():
     assert np.array_equal(dihedral(patch, 0), patch)
     with pytest.raises(ValueError, match="k=8"):
         dihedral(patch, 8)
+    for bad in (-1, 2.0, True, "1", None):
+        with pytest.raises(ValueError, match="expected an integer in 0..7"):
+            dihedral(patch, bad)
+    assert np.array_equal(dihedral(patch, np.int64(5)), dihedral(patch, 5))
 
 
 def test_sample_patches_shapes_range_and_seed():
@@ -84,7 +88,7 @@ def test_center_crop():
 def test_downscale_mean_equals_skimage_and_checks_its_arguments():
     from skimage.transform import downscale_local_mean
 
-    from utils.patches import downscale_mean
+    from utils.data.patches import downscale_mean
 
     x = np.random.default_rng(0).random((2, 12, 8, 3)).astype(np.float32)
     for f in (1, 2, 4):
@@ -96,7 +100,7 @@ def test_downscale_mean_equals_skimage_and_checks_its_arguments():
 
 
 def test_crop_to_multiple_is_central_and_bounded():
-    from utils.patches import crop_to_multiple
+    from utils.data.patches import crop_to_multiple
 
     img = np.arange(10 * 13).reshape(10, 13)
     out = crop_to_multiple(img, 4)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from utils.pets import PET_CLASS_NAMES, load_pets
+from utils.data.pets import PET_CLASS_NAMES, load_pets
 
 
 def write_pets(folder, names=("Abyssinian_1", "Bengal_2", "beagle_3", "pug_4"), size=16):
@@ -66,8 +66,9 @@ def test_bad_layout_and_arguments_raise_clear_errors(tmp_path):
         load_pets(folder, size=0)
     with pytest.raises(ValueError, match="limit=0"):
         load_pets(folder, limit=0)
-    with pytest.raises(ValueError, match="border=-1"):
-        load_pets(folder, border=-1)
+    for bad in (-1, 1.5, True, "255"):
+        with pytest.raises(ValueError, match=f"border={bad!r}: expected a non-negative integer \\(1 = pet"):
+            load_pets(folder, border=bad)
     Image.fromarray(np.full((16, 16), 7, np.uint8)).save(folder / "annotations" / "trimaps" / "Abyssinian_1.png")
     with pytest.raises(ValueError, match="trimap Abyssinian_1.png"):
         load_pets(folder, size=16)

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from utils.metrics import psnr, ssim
-from utils.noise import add_gaussian_noise
-from utils.photos import PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS, load_photo
+from utils.data.noise import add_blind_noise, add_gaussian_noise
+from utils.data.photos import PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS, load_photo
+from utils.denoising.quality import psnr, ssim
 
 
 def test_split_is_disjoint_and_holds_cameraman():
@@ -24,8 +24,10 @@ def test_every_photo_loads_offline_in_unit_range(name):
 def test_unknown_photo_and_colour_are_named():
     with pytest.raises(ValueError, match="name='lena'"):
         load_photo("lena")
-    with pytest.raises(ValueError, match="color='cmyk'"):
+    with pytest.raises(ValueError, match="color='cmyk': expected one of 'gray', 'rgb'"):
         load_photo("camera", "cmyk")
+    with pytest.raises(ValueError, match="name=None: expected one of 'camera'"):
+        load_photo(None)
 
 
 def test_noise_has_the_requested_sigma_on_the_255_scale():
@@ -42,10 +44,19 @@ def test_noise_is_clipped_by_default_and_zero_sigma_is_identity():
     assert np.array_equal(add_gaussian_noise(clean, 0, rng=1), clean)
 
 
-@pytest.mark.parametrize("sigma, match", [(-1, "sigma=-1"), (0.1, "0-255 scale"), (float("nan"), "sigma=nan")])
+@pytest.mark.parametrize("sigma, match", [(-1, "sigma=-1"), (0.1, "0-255 scale"), (float("nan"), "sigma=nan"),
+                                          (float("inf"), "sigma=inf"), ("25", "sigma='25'"), (True, "sigma=True"),
+                                          (None, r"sigma=None: expected a finite number in \[0, inf\)")])
 def test_bad_sigma_is_named(sigma, match):
     with pytest.raises(ValueError, match=match):
         add_gaussian_noise(np.zeros((8, 8)), sigma)
+
+
+@pytest.mark.parametrize("sigma_max, match", [(0.5, r"sigma_max=0.5: expected a finite number in \[1, inf\)"),
+                                              (float("nan"), "sigma_max=nan"), (True, "sigma_max=True")])
+def test_bad_blind_sigma_is_named(sigma_max, match):
+    with pytest.raises(ValueError, match=match):
+        add_blind_noise(np.zeros((2, 8, 8)), sigma_max)
 
 
 def test_bad_images_are_named():
@@ -74,3 +85,17 @@ def test_psnr_of_known_error():
 def test_metrics_reject_mismatched_shapes():
     with pytest.raises(ValueError, match="expected the same shape"):
         psnr(np.zeros((8, 8)), np.zeros((8, 9)))
+
+
+def test_psnr_from_mse_matches_skimage_and_refuses_bad_errors():
+    from utils.denoising.quality import psnr_from_mse
+
+    rng = np.random.default_rng(3)
+    clean = rng.random((16, 16)).astype(np.float32)
+    noisy = np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1).astype(np.float32)
+    mse = float(np.mean((np.float64(clean) - noisy) ** 2))
+    assert abs(psnr_from_mse(mse) - psnr(clean, noisy)) < 1e-3
+    np.testing.assert_allclose(psnr_from_mse([0.01, 0.001]), [20.0, 30.0])
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="expected finite mean squared errors > 0"):
+            psnr_from_mse(bad)

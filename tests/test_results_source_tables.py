@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from utils import results, session
-from utils.source import show_source, source_of
-from utils.tables import markdown_table
+from utils.course import results, session
+from utils.course.source import show_source, source_of
+from utils.course.tables import markdown_table
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_start_reports_mode_and_device(capsys, monkeypatch):
 
 
 def test_start_keeps_tensorflow_quiet_in_a_fresh_process():
-    run = subprocess.run([sys.executable, "-c", "from utils.session import start; start('00_setup')"],
+    run = subprocess.run([sys.executable, "-c", "from utils.course.session import start; start('00_setup')"],
                          capture_output=True, text=True, check=True, env={**os.environ, "COURSE_QUICK": "1"})
     assert "mode: quick" in run.stdout
     assert "oneDNN" not in run.stderr and "cuda" not in run.stderr.lower(), run.stderr

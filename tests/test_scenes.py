@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from utils.scenes import (
+from utils.data.scenes import (
     CLASS_NAMES,
     SHAPES,
     InstanceMasks,
@@ -145,6 +145,15 @@ def test_generates_fast_enough():
         ({"classes": ("circle", "circle")}, "classes="),
         ({"backgrounds": ("sky",)}, "backgrounds=.*sky"),
         ({"min_visible": 0}, "min_visible=0"),
+        ({"min_visible": float("nan")}, r"min_visible=nan: expected a number in \(0, 1\]"),
+        ({"min_visible": True}, "min_visible=True"),
+        ({"min_visible": "0.5"}, "min_visible='0.5'"),
+        ({"size": 128.0}, r"size=128.0: expected an integer in 64..256 \(the image side in pixels\)"),
+        ({"size": True}, "size=True"),
+        ({"n_objects": 2.0}, "n_objects=2.0"),
+        ({"n_objects": (1, 2, 3)}, r"n_objects=\(1, 2, 3\)"),
+        ({"n_objects": (1, None)}, r"n_objects=\(1, None\)"),
+        ({"object_size": (8, True)}, r"object_size=\(8, True\)"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, match):
@@ -162,6 +171,9 @@ def test_pad_boxes_pads_with_minus_one(data):
         assert (boxes[i, n:] == -1).all() and (labels[i, n:] == -1).all()
     with pytest.raises(ValueError, match="max_boxes=1"):
         pad_boxes(data, max_boxes=1)
+    for bad in (7.5, True, -1, "8"):
+        with pytest.raises(ValueError, match=f"max_boxes={bad!r}"):
+            pad_boxes(data, max_boxes=bad)
 
 
 def test_dataset_targets_have_the_documented_shapes(data):
@@ -171,7 +183,7 @@ def test_dataset_targets_have_the_documented_shapes(data):
     assert one_hot.shape == (8, 96, 96, 4) and np.allclose(one_hot.numpy().sum(-1), 1)
     _, target = next(iter(scene_dataset(data, 8, seed=0, targets="boxes", max_boxes=7)))
     assert target["boxes"].shape == (8, 7, 4) and target["labels"].shape == (8, 7)
-    with pytest.raises(ValueError, match="targets='points'"):
+    with pytest.raises(ValueError, match="targets='points': expected one of 'semantic', 'one_hot'"):
         scene_dataset(data, 8, targets="points")
     with pytest.raises(ValueError, match="batch_size=0"):
         scene_dataset(data, 0)
@@ -215,7 +227,7 @@ def flip(x: np.ndarray, fx: bool, fy: bool) -> np.ndarray:
 
 
 def test_importing_the_data_modules_does_not_import_tensorflow():
-    code = "import sys, utils.scenes, utils.coco, utils.pets; print('tensorflow' in sys.modules)"
+    code = "import sys, utils.data.scenes, utils.data.coco, utils.data.pets; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

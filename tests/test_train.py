@@ -1,7 +1,7 @@
 import json
 
-from utils.checkpoints import load_checkpoint
-from utils.train import main
+from utils.course.checkpoints import load_checkpoint
+from utils.denoising.training import main
 
 
 def test_a_tiny_training_run_writes_a_loadable_checkpoint_with_provenance(tmp_path, monkeypatch, capsys):
@@ -29,3 +29,11 @@ def test_resume_adds_to_the_provenance(tmp_path, monkeypatch):
     assert record["epochs"] == 2 and record["samples_seen"] == 64
     first, second = record["command"].split(" && ")
     assert second == first + " --resume --seed 1"
+
+
+def test_the_recorded_entry_point_still_runs():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "utils.train", "--help"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("usage: python -m utils.train")

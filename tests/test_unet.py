@@ -1,10 +1,11 @@
-"""Tests of utils.unet: shapes, probabilities, the parameter cost of the skips, argument checks, a training step."""
+"""Tests of utils.segmentation.unet: shapes, probabilities, the parameter cost of the skips, argument checks,
+a training step."""
 
 import keras
 import numpy as np
 import pytest
 
-from utils.unet import feature_map_sizes, unet
+from utils.segmentation.unet import feature_map_sizes, unet
 
 
 @pytest.mark.parametrize("upsampling", ["transpose", "bilinear"])
@@ -33,9 +34,9 @@ def test_skips_cost_exactly_the_extra_input_channels_of_the_decoder_convolutions
     # with the skip, [upsampled (w)] without: 9 * w * w more weights; its bias and BN do not change.
     extra = sum(9 * (filters * 2 ** (i - 1)) ** 2 for i in range(1, depth + 1))
     assert with_skip.count_params() - without.count_params() == extra
-    layer = with_skip.get_layer("dec1_conv1")
+    layer = with_skip.get_layer("dec1_1_conv")
     assert layer.kernel.shape == (3, 3, 2 * filters, filters)
-    assert without.get_layer("dec1_conv1").kernel.shape == (3, 3, filters, filters)
+    assert without.get_layer("dec1_1_conv").kernel.shape == (3, 3, filters, filters)
 
 
 def test_feature_map_sizes_follow_the_u():
@@ -72,6 +73,11 @@ def test_feature_map_sizes_rejects_other_models():
         ({"upsampling": "nearest"}, "upsampling='nearest'"),
         ({"final_activation": "relu"}, "final_activation='relu'"),
         ({"skip": "yes"}, "skip='yes'"),
+        ({"skip": 1}, "skip=1: expected one of True, False"),
+        ({"batch_norm": None}, "batch_norm=None"),
+        ({"upsampling": None}, "upsampling=None: expected one of 'transpose', 'bilinear'"),
+        ({"final_activation": "None"},
+         r"final_activation='None': expected one of 'softmax', 'sigmoid', None \(None: logits\)"),
     ],
 )
 def test_bad_arguments_raise_naming_the_argument(kwargs, match):

@@ -1,0 +1,91 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from utils.nn.training import TimeLimit, Trained, optimizer, train
+
+
+def tiny_model() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, keras.layers.Dense(1)(inputs))
+
+
+def data(n: int = 64, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    return x, x @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)
+
+
+def test_arrays_cosine_schedule_spans_the_whole_run():
+    x, y = data()
+    model = tiny_model()
+    run = train(model, x, y, loss="mse", epochs=3, batch_size=10, learning_rate=0.05)
+    assert isinstance(run, Trained) and run.epochs == 3 and run.steps == 3 * 7 and run.seconds > 0
+    assert run.last() < run.history["loss"][0]
+    # after the last of the 21 steps the cosine has reached alpha * learning_rate = 0: it spanned the run
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_the_optimizer_is_adam_with_the_hand_written_cosine_decay():
+    x, y = data()
+    by_hand = tiny_model()
+    by_hand.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.05, 2 * 4)), loss="mse")
+    by_hand.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
+    helper = tiny_model()
+    helper.compile(optimizer=optimizer(0.05, 2 * 4), loss="mse")
+    helper.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
+    for a, b in zip(by_hand.get_weights(), helper.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_fresh_data_each_epoch_validation_and_constant_rate():
+    x_val, y_val = data(16, seed=9)
+    drawn = []
+
+    def epoch_pairs(epoch):
+        drawn.append(epoch)
+        return data(32, seed=epoch)
+
+    model = tiny_model()
+    run = train(model, epoch_pairs, loss="mse", epochs=3, batch_size=8, learning_rate=0.01, schedule="constant",
+                validation_data=(x_val, y_val))
+    assert drawn == [0, 1, 2] and run.epochs == 3 and len(run.history["val_loss"]) == 3
+    assert run.steps == 12 and float(model.optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_a_finite_dataset_and_callbacks_see_every_epoch():
+    x, y = data()
+    seen = []
+    callback = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    run = train(tiny_model(), ds, loss="mse", epochs=2, learning_rate=0.01, callbacks=[callback])
+    assert seen == [0, 1] and run.steps == 8
+
+
+def test_time_limit_stops_after_the_epoch_that_would_pass_it():
+    def epoch_pairs(epoch):
+        return data(32, seed=epoch)
+
+    run = train(tiny_model(), epoch_pairs, loss="mse", epochs=50, batch_size=8, max_seconds=1e-3)
+    assert run.epochs == 1
+    assert TimeLimit(5.0).max_seconds == 5.0
+
+
+def test_bad_arguments_are_named():
+    x, y = data()
+    model = tiny_model()
+    for kwargs, message in (({"epochs": 0}, "epochs=0: expected a positive integer"),
+                            ({"epochs": 1, "schedule": "step"}, "schedule='step': expected one of"),
+                            ({"epochs": 1, "learning_rate": -1.0}, "learning_rate=-1.0"),
+                            ({"epochs": 1, "validation_split": 1.0}, "validation_split=1.0"),
+                            ({"epochs": 1, "batch_size": 2.5}, "batch_size=2.5")):
+        with pytest.raises(ValueError, match=message):
+            train(model, x, y, loss="mse", **kwargs)
+    with pytest.raises(ValueError, match="y is given but x is a dataset or a function"):
+        train(model, lambda e: (x, y), y, loss="mse", epochs=1)
+    with pytest.raises(ValueError, match="unknown or infinite length"):
+        train(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(8).repeat(), loss="mse", epochs=1)
+    with pytest.raises(KeyError, match="key='accuracy'"):
+        Trained(history={"loss": [1.0]}).last("accuracy")

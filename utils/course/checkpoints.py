@@ -1,0 +1,86 @@
+"""Shipped checkpoints: data/weights/NAME.weights.h5 beside NAME.json, its provenance."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from utils.course.paths import weights_dir
+
+if TYPE_CHECKING:
+    import keras
+
+
+def architecture(model: keras.Model) -> dict[str, Any]:
+    """What must match for weights to load: the weight names' shapes and the parameter count."""
+    return {
+        "model_name": model.name,
+        "params": int(model.count_params()),
+        "weight_shapes": [list(w.shape) for w in model.weights],
+    }
+
+
+def save_checkpoint(model: keras.Model, name: str, builder: str, builder_kwargs: dict[str, Any],
+                    provenance: dict[str, Any], directory: Path | None = None) -> Path:
+    """Write NAME.weights.h5 and NAME.json (how to rebuild the model, and how the weights were made)."""
+    if builder not in builders():
+        raise ValueError(f"builder={builder!r}: expected one of {sorted(builders())}")
+    directory = Path(directory or weights_dir())
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_weights(directory / f"{name}.weights.h5")
+    record = {"name": name, "builder": builder, "builder_kwargs": builder_kwargs,
+              "architecture": architecture(model), **provenance}
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def read_provenance(name: str, directory: Path | None = None) -> dict[str, Any]:
+    """The provenance record of a shipped checkpoint."""
+    directory = Path(directory or weights_dir())
+    path = directory / f"{name}.json"
+    if not path.exists():
+        known = sorted(p.stem for p in directory.glob("*.json"))
+        raise FileNotFoundError(f"name={name!r}: no {path.name} in {directory.name}/; expected one of {known}")
+    return json.loads(path.read_text())
+
+
+def builders() -> dict[str, Callable[..., keras.Model]]:
+    """The model builders a checkpoint may name: a fixed table, so that a data file never chooses code to run."""
+    from utils.denoising.models import dncnn, lecture_autoencoder
+
+    return {"utils.denoising.models:dncnn": dncnn, "utils.denoising.models:lecture_autoencoder": lecture_autoencoder}
+
+
+def build_from_provenance(record: dict[str, Any]) -> keras.Model:
+    """Rebuild the untrained model that a provenance record describes, through the table of `builders()`."""
+    known = builders()
+    name, kwargs = record.get("builder"), record.get("builder_kwargs")
+    if name not in known:
+        raise ValueError(f"builder={name!r} in checkpoint {record.get('name')!r}: expected one of {sorted(known)}")
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise ValueError(f"builder_kwargs={kwargs!r} in checkpoint {record.get('name')!r}: expected a dict of "
+                         "keyword arguments")
+    return known[name](**kwargs)
+
+
+def load_checkpoint(name: str, model: keras.Model | None = None, directory: Path | None = None) -> keras.Model:
+    """Load a shipped checkpoint into model (or into a model rebuilt from its provenance) and return it.
+
+    Fails with a clear message when the model's architecture is not the checkpoint's.
+    """
+    directory = Path(directory or weights_dir())
+    record = read_provenance(name, directory)
+    model = model if model is not None else build_from_provenance(record)
+    want, have = record["architecture"], architecture(model)
+    if want["weight_shapes"] != have["weight_shapes"]:
+        raise ValueError(
+            f"model {have['model_name']!r} ({have['params']:,} parameters, {len(have['weight_shapes'])} weights) "
+            f"does not match checkpoint {name!r}: expected {want['model_name']!r} with {want['params']:,} "
+            f"parameters, {len(want['weight_shapes'])} weights, built by {record['builder']}"
+            f"(**{record['builder_kwargs']})"
+        )
+    model.load_weights(directory / f"{name}.weights.h5")
+    return model

@@ -1,0 +1,23 @@
+"""Where the course's folders are: the repository root, data/, results/ and a scratch folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    """The course's root folder (COURSE_ROOT if set, else the folder that holds the utils package)."""
+    if os.environ.get("COURSE_ROOT"):
+        return Path(os.environ["COURSE_ROOT"]).resolve()
+    return Path(__file__).resolve().parents[2]
+
+
+def weights_dir() -> Path:
+    """data/weights: the shipped checkpoints and their provenance files."""
+    return repo_root() / "data" / "weights"
+
+
+def scratch_dir() -> Path:
+    """.scratch: what quick runs write (never committed, never mixed with full results)."""
+    return repo_root() / ".scratch"

@@ -1,0 +1,37 @@
+"""A notebook's headline figures, written to results/NN_topic.json (quick runs go to .scratch/results/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from utils.course import session
+from utils.course.checks import number_in
+from utils.course.modes import mode
+from utils.course.paths import repo_root, scratch_dir
+
+
+def results_dir() -> Path:
+    """results/ in full mode; .scratch/results/ in quick mode, so quick numbers never replace full ones."""
+    return (scratch_dir() / "results") if mode() == "quick" else (repo_root() / "results")
+
+
+def record(figures: dict[str, float], notebook: str | None = None) -> Path:
+    """Write {"notebook", "mode", "device", "wall_s", "figures"} for the running notebook and print it."""
+    if not isinstance(figures, dict) or not figures:
+        raise ValueError(f"figures={figures!r}: expected a non-empty dict of name -> number")
+    clean: dict[str, float] = {}
+    for name, value in figures.items():
+        clean[str(name)] = round(number_in(value, f"figures[{name!r}]"), 6)
+    state = session.current()
+    notebook = notebook or str(state["notebook"])
+    entry = {"notebook": notebook, "mode": mode(), "device": state.get("device", "unknown"),
+             "wall_s": round(session.elapsed(), 1), "figures": clean}
+    path = results_dir() / f"{notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(entry, indent=2) + "\n")
+    width = max(map(len, clean))
+    print(f"{notebook} ({entry['mode']} mode, {entry['device']}, {entry['wall_s']:.0f} s):")
+    for name, value in clean.items():
+        print(f"  {name:<{width}}  {value:g}")
+    return path

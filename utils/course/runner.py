@@ -1,0 +1,186 @@
+"""The course runner: `python -m utils.course list | run [--quick] [NN ...] | results`.
+
+`run` executes notebooks in course order, each from a fresh kernel, honouring the `parameters`
+cell (`-p name=value` injects overrides after it, as papermill does). Full mode writes the
+outputs back into notebooks/ and regenerates RESULTS.md; quick mode (or any override) writes
+to .scratch/notebooks/ and never touches the committed notebooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import time
+from pathlib import Path
+
+from utils.course.paths import repo_root, scratch_dir
+
+COURSE_MAP: tuple[tuple[str, str], ...] = (
+    ("00_setup", "environment, device, modes, the data"),
+    ("01_denoising_autoencoder", "image-to-image autoencoder, the lecture's Keras model"),
+    ("02_residual_denoising_dncnn", "\"better denoising networks\": residual learning (DnCNN)"),
+    ("03_upsampling_transposed_convolution", "upsampling; transposed convolution as X^T; DSP view"),
+    ("04_autoencoder_applications", "completion, super-resolution, compression, features"),
+    ("05_semantic_segmentation_unet", "per-pixel classification, losses, U-Net"),
+    ("06_soft_dice_class_imbalance", "Soft Dice vs cross-entropy under 0.3 % foreground"),
+    ("07_vnet_volumetric_segmentation", "V-Net, 3-D convolution, constrained filters"),
+    ("08_ultrasound_localize_then_segment", "Deep BV and Deep MOUSE: localize, then segment"),
+    ("09_detection_basics", "classification + localization, anchors, IoU, NMS, AP"),
+    ("10_faster_rcnn", "RPN, RoI pooling, four losses"),
+    ("11_yolo_ssd", "single-shot detection, speed vs accuracy"),
+    ("12_mask_rcnn", "instance segmentation, RoIAlign, mask head"),
+    ("13_detect_and_track_tubes", "TrackNet: anchor tubes in video"),
+    ("14_written_assignment", "the five questions, answers checked by code"),
+)
+
+
+def notebooks_dir() -> Path:
+    """notebooks/: the course itself."""
+    return repo_root() / "notebooks"
+
+
+def available() -> list[str]:
+    """The notebooks of the course map that exist, in course order."""
+    return [name for name, _ in COURSE_MAP if (notebooks_dir() / f"{name}.ipynb").exists()]
+
+
+def select(numbers: list[str]) -> list[str]:
+    """The available notebooks whose number (or full name) is given; all of them when none is."""
+    names = available()
+    if not numbers:
+        return names
+    chosen = []
+    for number in numbers:
+        match = [n for n in names if n == number or n.split("_")[0] == number.zfill(2)]
+        if not match:
+            raise SystemExit(f"notebook {number!r}: expected a number or name among {', '.join(names)}")
+        chosen += match
+    return [n for n in names if n in chosen]
+
+
+def parse_parameters(pairs: list[str]) -> dict[str, object]:
+    """`name=value` strings into a dict; values are Python literals (numbers, strings, lists)."""
+    params: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise SystemExit(f"-p {pair!r}: expected name=value with a Python identifier as name")
+        try:
+            params[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name] = value
+    return params
+
+
+def inject_parameters(nb, params: dict[str, object]) -> None:
+    """Insert a cell of assignments right after the cell tagged `parameters` (papermill's convention)."""
+    import nbformat
+
+    if not params:
+        return
+    index = next((i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), None)
+    if index is None:
+        raise SystemExit("the notebook has no cell tagged 'parameters', so -p cannot set anything")
+    source = "# Parameters injected by the course runner\n" + "".join(f"{k} = {v!r}\n" for k, v in params.items())
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(index + 1, cell)
+
+
+def execute(name: str, quick: bool, params: dict[str, object], timeout: int = 1800) -> float:
+    """Run one notebook from a fresh kernel; return its wall time. Writes it where the mode says."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    source = notebooks_dir() / f"{name}.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    inject_parameters(nb, params)
+    os.environ["COURSE_QUICK"] = "1" if quick else "0"
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebooks_dir())}})
+    target = source if not quick and not params else scratch_dir() / "notebooks" / source.name
+    t0 = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
+            o.get("output_type") == "error" for o in c.get("outputs", []))), None)
+        target = scratch_dir() / "notebooks" / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+        summary = f"{getattr(err, 'ename', type(err).__name__)}: {getattr(err, 'evalue', err)}"
+        raise SystemExit(f"{name}: cell {failed} failed: {summary}\n(the partial run is in "
+                         f"{target.relative_to(repo_root())})") from None
+    wall = time.perf_counter() - t0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return wall
+
+
+def results_table(results: Path | None = None) -> str:
+    """RESULTS.md: every notebook's recorded figures, mode, device and wall time, in one table."""
+    results = results or repo_root() / "results"
+    lines = [
+        "# Results",
+        "",
+        "Generated by `python -m utils.course run` from `results/*.json` (full mode); do not edit by hand.",
+        "",
+        "| notebook | figure | value | mode | device | wall time (s) |",
+        "|---|---|---:|---|---|---:|",
+    ]
+    order = {name: i for i, (name, _) in enumerate(COURSE_MAP)}
+    entries = [json.loads(p.read_text()) for p in results.glob("*.json")]
+    for entry in sorted(entries, key=lambda e: order.get(e["notebook"], len(order))):
+        for i, (figure, value) in enumerate(entry["figures"].items()):
+            head = (f"{entry['notebook']}", entry["mode"], entry["device"], f"{entry['wall_s']:.0f}") if i == 0 \
+                else ("", "", "", "")
+            shown = f"{int(value):,}" if float(value).is_integer() else f"{value:.4g}"
+            lines.append(f"| {head[0]} | {figure} | {shown} | {head[1]} | {head[2]} | {head[3]} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results_table() -> Path:
+    """Regenerate RESULTS.md from results/."""
+    path = repo_root() / "RESULTS.md"
+    path.write_text(results_table())
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m utils.course", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="print the course map")
+    run = sub.add_parser("run", help="execute notebooks in order, each from a fresh kernel")
+    run.add_argument("notebooks", nargs="*", help="numbers (01) or names; default: all")
+    run.add_argument("--quick", action="store_true", help="quick mode: tiny sizes, outputs to .scratch/")
+    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a variable of the parameters cell (outputs go to .scratch/)")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds a cell may take")
+    sub.add_parser("results", help="regenerate RESULTS.md from results/")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        have = set(available())
+        for name, topic in COURSE_MAP:
+            print(f"{'*' if name in have else ' '} {name:<40} {topic}")
+        print("(* = notebook present)")
+        return
+    if args.command == "results":
+        print(f"wrote {write_results_table().relative_to(repo_root())}")
+        return
+    params = parse_parameters(args.parameter)
+    names = select(args.notebooks)
+    mode = "quick" if args.quick else "full"
+    print(f"running {len(names)} notebook(s) in {mode} mode", flush=True)
+    total = 0.0
+    for name in names:
+        wall = execute(name, args.quick, params, args.timeout)
+        total += wall
+        print(f"{name:<40} ok {wall:7.1f} s", flush=True)
+    print(f"{'total':<40}    {total:7.1f} s")
+    if not args.quick and not params:
+        print(f"wrote {write_results_table().relative_to(repo_root())}")
+

@@ -1,0 +1,173 @@
+"""Detection AP and mAP by pycocotools' COCOeval, from per-image arrays of ground truth and detections.
+
+The ground truth is built in memory as a COCO data set (no image files are needed to score boxes);
+detections go through `utils.data.coco.to_coco_results`, exactly as they would be written for the COCO
+server. COCO's AP is the 101-point interpolated precision averaged over classes ("mAP"), at IoU 0.5
+(AP@0.5, PASCAL VOC's threshold) or averaged over IoU 0.50, 0.55, ..., 0.95 (AP@[.5:.95]).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Sequence
+
+import numpy as np
+
+from utils.data.coco import to_coco_results
+
+
+def _per_image(name: str, values: Sequence, n: int | None, kind: str) -> list[np.ndarray]:
+    """Per-image arrays: kind "boxes" (N_i, 4) float, "scores" (N_i,) float or "labels" (N_i,) int."""
+    if n is not None and len(values) != n:
+        raise ValueError(f"{name} has {len(values)} entries: expected one per image ({n})")
+    out = []
+    for i, v in enumerate(values):
+        arr = np.asarray(v, np.int64 if kind == "labels" else np.float64)
+        arr = arr.reshape(-1, 4) if kind == "boxes" else arr.reshape(-1)
+        if kind != "labels" and arr.size and not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name}[{i}] holds non-finite values: expected finite {kind}")
+        out.append(arr)
+    return out
+
+
+def coco_ground_truth(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.ndarray],
+                      class_names: Sequence[str] | None = None):
+    """A pycocotools COCO object holding the ground truth: image i has id i, label c is category c.
+
+    gt_boxes[i] (N_i, 4) xyxy pixels, gt_labels[i] (N_i,) in 1..C. An annotation's area is its box's
+    (w * h), which only the small/medium/large breakdown reads.
+    """
+    from pycocotools.coco import COCO
+
+    boxes = _per_image("gt_boxes", gt_boxes, None, "boxes")
+    labels = _per_image("gt_labels", gt_labels, len(boxes), "labels")
+    n_classes = len(class_names) - 1 if class_names is not None else max(
+        [int(lab.max()) for lab in labels if lab.size] + [1])
+    names = tuple(class_names[1:]) if class_names is not None else tuple(f"class {c}" for c in range(1, n_classes + 1))
+    annotations = []
+    for i, (b, lab) in enumerate(zip(boxes, labels)):
+        if len(b) != len(lab):
+            raise ValueError(f"image {i} has {len(b)} boxes and {len(lab)} labels: expected as many of each")
+        if lab.size and (lab.min() < 1 or lab.max() > n_classes):
+            raise ValueError(f"gt_labels[{i}] has labels in [{lab.min()}, {lab.max()}]: expected 1..{n_classes}")
+        for (x1, y1, x2, y2), c in zip(b.tolist(), lab.tolist()):
+            w, h = x2 - x1, y2 - y1
+            annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": int(c),
+                                "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0})
+    coco = COCO()
+    coco.dataset = {"images": [{"id": i} for i in range(len(boxes))], "annotations": annotations,
+                    "categories": [{"id": c, "name": name} for c, name in enumerate(names, start=1)]}
+    with contextlib.redirect_stdout(io.StringIO()):  # COCO prints its progress
+        coco.createIndex()
+    return coco
+
+
+def coco_map(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
+             scores: Sequence[np.ndarray], labels: Sequence[np.ndarray],
+             class_names: Sequence[str] | None = None) -> dict:
+    """COCO box AP of detections against ground truth, all per image (xyxy pixels, labels in 1..C).
+
+    Returns {"map5095": AP@[.5:.95], "map50": AP@0.5, "map75": AP@0.75, "ap50_per_class": {name: AP@0.5},
+    "precision50": the (101, C) interpolated precision at recall 0, 0.01, ..., 1 and IoU 0.5}. COCO's
+    rules apply: only an image's 100 highest-scoring detections count, and a class with no ground
+    truth is left out of the means; no detections at all score 0.
+    """
+    from pycocotools.cocoeval import COCOeval
+
+    coco = coco_ground_truth(gt_boxes, gt_labels, class_names)
+    n = len(coco.dataset["images"])
+    labels = _per_image("labels", labels, n, "labels")
+    cats = coco.getCatIds()
+    for i, lab in enumerate(labels):
+        if lab.size and (lab.min() < 1 or lab.max() > len(cats)):
+            raise ValueError(f"labels[{i}] has labels in [{lab.min()}, {lab.max()}]: expected 1..{len(cats)}")
+    results = to_coco_results(list(range(n)), _per_image("boxes", boxes, n, "boxes"),
+                              _per_image("scores", scores, n, "scores"), labels)
+    names = [coco.cats[c]["name"] for c in cats]
+    if not results:
+        return {"map5095": 0.0, "map50": 0.0, "map75": 0.0, "ap50_per_class": dict.fromkeys(names, 0.0),
+                "precision50": np.zeros((101, len(cats)))}
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluation = COCOeval(coco, coco.loadRes(results), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    # precision: (IoU thresholds, recall thresholds, classes, area ranges, max detections); -1 = no ground truth
+    precision = evaluation.eval["precision"][0, :, :, 0, -1]
+    per_class = {name: float(np.mean(p)) if np.all(p >= 0) else float("nan") for name, p in zip(names, precision.T)}
+    stats = evaluation.stats
+    return {"map5095": float(stats[0]), "map50": float(stats[1]), "map75": float(stats[2]),
+            "ap50_per_class": per_class, "precision50": precision}
+
+
+# Operating point: at which score to keep detections (what a deployed detector must choose).
+
+def agreement(boxes: Sequence[np.ndarray], labels: Sequence[np.ndarray], gt_boxes: Sequence[np.ndarray],
+              gt_labels: Sequence[np.ndarray], iou_threshold: float = 0.5) -> list[np.ndarray]:
+    """Per image, the (detections, objects) boolean matrix of pairs that agree: same class and IoU >= iou_threshold."""
+    from utils.course.checks import number_in
+    from utils.detection.boxes import iou_matrix
+
+    iou_threshold = number_in(iou_threshold, "iou_threshold", 0.0, 1.0, low_open=True)
+    n = len(gt_boxes)
+    b, lab = _per_image("boxes", boxes, n, "boxes"), _per_image("labels", labels, n, "labels")
+    gb, gl = _per_image("gt_boxes", gt_boxes, None, "boxes"), _per_image("gt_labels", gt_labels, n, "labels")
+    out = []
+    for i in range(n):
+        if len(lab[i]) != len(b[i]) or len(gl[i]) != len(gb[i]):
+            raise ValueError(f"image {i}: {len(b[i])} boxes with {len(lab[i])} labels and {len(gb[i])} objects with "
+                             f"{len(gl[i])} labels: expected one label per box")
+        iou = iou_matrix(b[i], gb[i]) if len(b[i]) and len(gb[i]) else np.zeros((len(b[i]), len(gb[i])))
+        out.append((np.asarray(iou) >= iou_threshold) & (lab[i][:, None] == gl[i][None, :]))
+    return out
+
+
+def _kept(pairs: Sequence[np.ndarray], scores: Sequence[np.ndarray], min_score: float) -> list[np.ndarray]:
+    if len(pairs) != len(scores):
+        raise ValueError(f"scores has {len(scores)} entries: expected one per image ({len(pairs)})")
+    out = []
+    for i, (p, s) in enumerate(zip(pairs, scores)):
+        s = np.asarray(s).reshape(-1)
+        if len(s) != len(p):
+            raise ValueError(f"scores[{i}] has {len(s)} entries: expected one per detection ({len(p)})")
+        out.append(np.asarray(p, bool)[s >= min_score])
+    return out
+
+
+def found_objects(pairs: Sequence[np.ndarray], scores: Sequence[np.ndarray], min_score: float) -> list[np.ndarray]:
+    """Per image, which objects some detection scoring >= min_score agrees with (see `agreement`)."""
+    return [k.any(axis=0) for k in _kept(pairs, scores, min_score)]
+
+
+def errors_per_image(pairs: Sequence[np.ndarray], scores: Sequence[np.ndarray], min_score: float) -> np.ndarray:
+    """Missed objects plus false detections of each image when detections scoring >= min_score are kept."""
+    return np.array([int((~k.any(axis=0)).sum() + (~k.any(axis=1)).sum()) for k in _kept(pairs, scores, min_score)])
+
+
+def detection_counts(pairs: Sequence[np.ndarray], scores: Sequence[np.ndarray],
+                     min_score: float) -> tuple[int, int, int]:
+    """True positives (objects found), false positives (detections matching nothing) and misses at min_score.
+
+    As in the notebooks' pictures, not COCO's one-to-one matching: two detections of the same object
+    are one true positive and no false positive; use AP for the strict count.
+    """
+    kept = _kept(pairs, scores, min_score)
+    tp = sum(int(k.any(axis=0).sum()) for k in kept)
+    fn = sum(int((~k.any(axis=0)).sum()) for k in kept)
+    fp = sum(int((~k.any(axis=1)).sum()) for k in kept)
+    return tp, fp, fn
+
+
+def best_f1_threshold(pairs: Sequence[np.ndarray], scores: Sequence[np.ndarray],
+                      thresholds: Sequence[float] | None = None) -> tuple[float, float]:
+    """The score threshold with the highest F1 = 2TP / (2TP + FP + FN) (default 0.05, 0.10, ..., 0.95), and that F1."""
+    grid = np.round(np.arange(0.05, 1.0, 0.05), 2) if thresholds is None else np.asarray(thresholds, np.float64)
+    if grid.ndim != 1 or not len(grid) or not np.all(np.isfinite(grid)):
+        raise ValueError(f"thresholds={thresholds!r}: expected a non-empty sequence of finite scores")
+    f1 = {}
+    for t in grid:
+        tp, fp, fn = detection_counts(pairs, scores, float(t))
+        f1[float(t)] = 2 * tp / max(2 * tp + fp + fn, 1)
+    best = max(f1, key=f1.get)
+    return best, f1[best]

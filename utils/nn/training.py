@@ -1,0 +1,134 @@
+"""The one training helper of the course: Adam, a cosine (or constant) learning rate, a timed `fit`, the history.
+
+Every notebook that trains and `python -m utils.train` go through `train`, so that a change of
+optimizer or schedule is made once. The data may be arrays, a `tf.data.Dataset`, or a function
+`epoch -> (x, y)` that draws fresh training pairs for each epoch (fresh noise, new patches).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+
+from utils.course.checks import number_in, one_of, positive_float, positive_int
+
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass
+class Trained:
+    """What a training run leaves: the per-epoch history, the wall time and the number of optimizer steps."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+    steps: int = 0
+
+    @property
+    def epochs(self) -> int:
+        """Epochs actually run (a time limit may stop a run early)."""
+        return len(self.history.get("loss", []))
+
+    def last(self, key: str = "loss") -> float:
+        """The last epoch's value of a logged quantity (loss, val_loss, a metric)."""
+        if key not in self.history:
+            raise KeyError(f"key={key!r}: expected one of {sorted(self.history)}")
+        return float(self.history[key][-1])
+
+
+def _n_samples(x: Any) -> int:
+    """Number of samples in an array, a list/tuple of arrays (several inputs) or a dict of arrays."""
+    first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(x, (list, tuple)) else x
+    return len(first)
+
+
+def _steps_per_epoch(x: Any, batch_size: int, validation_split: float) -> int:
+    """Optimizer steps in one epoch of x (arrays: ceil(training samples / batch); a dataset: its length)."""
+    if is_dataset(x):
+        steps = int(x.cardinality())
+        if steps < 1:
+            raise ValueError("x is a tf.data.Dataset of unknown or infinite length: expected a finite dataset, so "
+                             "that the learning-rate schedule knows how many steps the run has")
+        return steps
+    n = _n_samples(x)
+    n_train = n - int(n * validation_split)  # Keras holds out the last fraction
+    if n_train < 1:
+        raise ValueError(f"x has {n} samples: expected at least one training sample after validation_split")
+    return math.ceil(n_train / batch_size)
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stop after the epoch at which one more epoch, at the mean pace so far, would pass max_seconds."""
+
+    def __init__(self, max_seconds: float):
+        super().__init__()
+        self.max_seconds = positive_float(max_seconds, "max_seconds")
+        self.t0, self.ends = time.perf_counter(), []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Ask the model to stop when the next epoch would end past the limit."""
+        self.ends.append(time.perf_counter() - self.t0)
+        if self.ends[-1] * (len(self.ends) + 1) / len(self.ends) > self.max_seconds:
+            self.model.stop_training = True
+
+
+def is_dataset(x: Any) -> bool:
+    """Whether x is a tf.data.Dataset (which batches and shuffles itself)."""
+    import tensorflow as tf
+
+    return isinstance(x, tf.data.Dataset)
+
+
+def optimizer(learning_rate: float, total_steps: int, schedule: str = "cosine", alpha: float = 0.0,
+              clipnorm: float | None = None) -> keras.optimizers.Optimizer:
+    """Adam with a learning rate that decays along a cosine to alpha * learning_rate over total_steps (or stays)."""
+    rate = positive_float(learning_rate, "learning_rate")
+    if one_of(schedule, "schedule", SCHEDULES) == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, positive_int(total_steps, "total_steps"),
+                                                      alpha=number_in(alpha, "alpha", 0.0, 1.0))
+    return keras.optimizers.Adam(rate, clipnorm=None if clipnorm is None else positive_float(clipnorm, "clipnorm"))
+
+
+def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, batch_size: int = 32,
+          learning_rate: float = 1e-3, schedule: str = "cosine", alpha: float = 0.0, clipnorm: float | None = None,
+          loss_weights: Any = None, metrics: Any = None, validation_data: Any = None, validation_split: float = 0.0,
+          callbacks: Sequence[keras.callbacks.Callback] = (), max_seconds: float | None = None) -> Trained:
+    """Compile model with Adam (see `optimizer`) and fit it for `epochs`; return its history and wall time.
+
+    x: arrays (with targets y), a finite tf.data.Dataset (y None), or a function epoch -> (x, y) of
+    fresh training pairs for each epoch. The cosine schedule spans every step of the run. With
+    max_seconds, the run stops after the epoch at which one more epoch (at the mean pace) would pass it.
+    """
+    epochs = positive_int(epochs, "epochs")
+    batch_size = positive_int(batch_size, "batch_size")
+    validation_split = number_in(validation_split, "validation_split", 0.0, 1.0, high_open=True)
+    fresh = callable(x) and not is_dataset(x)
+    if (fresh or is_dataset(x)) and y is not None:
+        raise ValueError("y is given but x is a dataset or a function epoch -> (x, y): expected x to hold the targets")
+    t0 = time.perf_counter()
+    first = x(0) if fresh else None
+    steps = epochs * _steps_per_epoch(first[0] if fresh else x, batch_size, validation_split)
+    model.compile(optimizer=optimizer(learning_rate, steps, schedule, alpha, clipnorm), loss=loss,
+                  loss_weights=loss_weights, metrics=metrics)
+    callbacks = [*callbacks, *([TimeLimit(max_seconds)] if max_seconds is not None else [])]
+    kwargs = {"validation_data": validation_data, "validation_split": validation_split, "callbacks": callbacks,
+              "verbose": 0}
+    run = Trained()
+    if not fresh:
+        # a dataset batches and shuffles itself (fit's batch_size and shuffle apply only to arrays)
+        kwargs.update(batch_size=None, shuffle=False) if is_dataset(x) else kwargs.update(batch_size=batch_size)
+        run.history = {k: [float(v) for v in vs] for k, vs in model.fit(x, y, epochs=epochs, **kwargs).history.items()}
+    for epoch in range(epochs if fresh else 0):
+        data = first if epoch == 0 else x(epoch)
+        hist = model.fit(*data, batch_size=batch_size, initial_epoch=epoch, epochs=epoch + 1, **kwargs)
+        for key, values in hist.history.items():
+            run.history.setdefault(key, []).extend(float(v) for v in values)
+        if model.stop_training:
+            break
+    run.seconds = time.perf_counter() - t0
+    run.steps = int(model.optimizer.iterations)
+    return run
