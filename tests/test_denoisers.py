@@ -85,3 +85,31 @@ def test_blind_noise_has_one_sigma_per_image():
     assert abs(stds.mean() - 27.5) < 4
     with pytest.raises(ValueError, match="sigma_max=0"):
         add_blind_noise(clean, 0)
+
+
+def test_bm3d_is_the_reference_implementation_with_the_true_sigma():
+    import bm3d
+
+    from utils.denoising.classical import bm3d_denoise
+
+    clean = load_photo("camera")[100:164, 100:164]
+    noisy = add_gaussian_noise(clean, 25, rng=0, clip=False)       # unclipped noise leaves [0, 1]: accepted
+    np.testing.assert_allclose(bm3d_denoise(noisy, 25), bm3d.bm3d(noisy, 25 / 255), atol=1e-6)
+    assert psnr(clean, bm3d_denoise(noisy, 25)) > psnr(clean, classical_denoisers()["Gaussian"](noisy, 25))
+    for bad, message in ((0, "sigma=0"), (float("nan"), "sigma=nan"), (True, "sigma=True")):
+        with pytest.raises(ValueError, match=message):
+            bm3d_denoise(noisy, bad)
+    with pytest.raises(ValueError, match=r"expected a grey \(H, W\) or an RGB"):
+        bm3d_denoise(np.zeros((8, 8, 4), np.float32), 25)
+
+
+def test_the_shipped_dncnn_gives_under_tensorflow_what_it_gave_where_it_was_trained():
+    from utils.course.checkpoints import load_checkpoint, read_provenance
+    from utils.course.paths import weights_dir
+
+    reference = np.load(weights_dir() / "dncnn.reference.npz")
+    model = load_checkpoint("dncnn")
+    out = model.predict(reference["noisy"], verbose=0)
+    # trained and saved under the backend its provenance names (JAX on a GPU), loaded here under TensorFlow
+    assert read_provenance("dncnn")["backend"] == "jax"
+    np.testing.assert_allclose(out, reference["denoised"], atol=1e-5)

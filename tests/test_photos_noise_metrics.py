@@ -99,3 +99,17 @@ def test_psnr_from_mse_matches_skimage_and_refuses_bad_errors():
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="expected finite mean squared errors > 0"):
             psnr_from_mse(bad)
+
+
+def test_blind_noise_can_clip_a_fraction_of_the_images():
+    clean = np.full((400, 4, 4), 0.98, np.float32)
+    unclipped = add_blind_noise(clean, 50, rng=0, clip=False)       # the same draws: clipping comes last
+    exceeding = unclipped.max(axis=(1, 2)) > 1.0
+    for clip, low, high in ((True, 1.0, 1.0), (False, 0.0, 0.0), (0.5, 0.4, 0.6)):
+        noisy = add_blind_noise(clean, 50, rng=0, clip=clip)
+        assert noisy.max() <= 1.0 or clip is not True
+        clipped = (noisy != unclipped).any(axis=(1, 2))[exceeding].mean()
+        assert low <= clipped <= high, (clip, clipped)
+    np.testing.assert_array_equal(add_blind_noise(clean, 50, rng=3), add_blind_noise(clean, 50, rng=3, clip=True))
+    with pytest.raises(ValueError, match="clip=1.5: expected a number in"):
+        add_blind_noise(clean, 50, rng=0, clip=1.5)

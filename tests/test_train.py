@@ -13,8 +13,9 @@ def test_a_tiny_training_run_writes_a_loadable_checkpoint_with_provenance(tmp_pa
     assert record["command"] == ("python -m utils.train dncnn --depth 3 --channels 4 --epochs 2 "
                                  "--patches-per-epoch 64 --batch-size 32 --name tiny")
     assert record["epochs"] == 2 and record["samples_seen"] == 128
-    assert set(record["final_metrics"]) == {"val_psnr_db", "psnr_s15_test_mean", "psnr_s25_test_mean",
-                                            "psnr_s50_test_mean"}
+    assert set(record["final_metrics"]) == {"val_psnr_db"} | {f"psnr_s{s}_test_mean{p}" for s in (15, 25, 50)
+                                                              for p in ("", "_unclipped")}
+    assert record["sigma_train"] == "uniform [0, 55] (blind), noisy clipped to [0, 1]"
     model = load_checkpoint("tiny", directory=weights)
     assert model.count_params() == record["architecture"]["params"]
     assert "epoch 2/2" in capsys.readouterr().out
@@ -24,11 +25,12 @@ def test_resume_adds_to_the_provenance(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
     tiny = ["dncnn", "--depth", "3", "--channels", "4", "--epochs", "1", "--patches-per-epoch", "32", "--name", "t"]
     main(tiny)
-    main(tiny + ["--resume", "--seed", "1"])
+    main(tiny + ["--resume", "--seed", "1", "--clip-fraction", "0.5"])
     record = json.loads((tmp_path / "data" / "weights" / "t.json").read_text())
     assert record["epochs"] == 2 and record["samples_seen"] == 64
     first, second = record["command"].split(" && ")
-    assert second == first + " --resume --seed 1"
+    assert second == first + " --resume --seed 1 --clip-fraction 0.5"
+    assert record["sigma_train"] == "uniform [0, 55] (blind), 50% of the noisy patches clipped to [0, 1]"
 
 
 def test_the_recorded_entry_point_still_runs():

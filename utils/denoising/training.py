@@ -16,22 +16,26 @@ import numpy as np
 
 
 def evaluate(model, color: str, sigmas=(15, 25, 50), seed: int = 0) -> dict[str, float]:
-    """Mean PSNR over the held-out photos at each sigma (gray photos; the RGB model sees them replicated)."""
+    """Mean PSNR over the held-out photos at each sigma, noise clipped to [0, 1] and not (suffix _unclipped).
+
+    Grey photos; an RGB model sees them replicated to three channels and its output is averaged back.
+    """
     from utils.data.noise import add_gaussian_noise
     from utils.data.photos import TEST_PHOTOS, load_photo
     from utils.denoising.models import denoise_image
     from utils.denoising.quality import psnr
 
     out = {}
-    for s in sigmas:
-        scores = []
-        for i, name in enumerate(TEST_PHOTOS):
-            clean = load_photo(name, "gray")
-            noisy = add_gaussian_noise(clean, s, rng=seed * 1000 + i)
-            x = noisy if color == "gray" else np.repeat(noisy[..., None], 3, axis=-1)
-            y = denoise_image(model, x)
-            scores.append(psnr(clean, y if color == "gray" else y.mean(axis=-1)))
-        out[f"psnr_s{s}_test_mean"] = round(float(np.mean(scores)), 3)
+    for clip, suffix in ((True, ""), (False, "_unclipped")):
+        for s in sigmas:
+            scores = []
+            for i, name in enumerate(TEST_PHOTOS):
+                clean = load_photo(name, "gray")
+                noisy = add_gaussian_noise(clean, s, rng=seed * 1000 + i, clip=clip)
+                x = noisy if color == "gray" else np.repeat(noisy[..., None], 3, axis=-1)
+                y = denoise_image(model, x)
+                scores.append(psnr(clean, y if color == "gray" else y.mean(axis=-1)))
+            out[f"psnr_s{s}_test_mean{suffix}"] = round(float(np.mean(scores)), 3)
     return out
 
 
@@ -47,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--sigma-max", type=float, default=55.0, help="blind training: sigma ~ U[0, sigma_max]")
+    parser.add_argument("--clip-fraction", type=float, default=1.0,
+                        help="fraction of noisy patches clipped to [0, 1] (1: 8-bit protocol, 0: literature's)")
     parser.add_argument("--minutes", type=float, default=None, help="stop after the epoch that would pass this")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default=None, help="checkpoint name (default: the model)")
@@ -89,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
         val_clean = val_clean[..., None]
     val_noisy = add_blind_noise(val_clean, args.sigma_max, rng=54321)
 
+    # 1 and 0 keep the old protocols exactly (no extra random draw); in between, a fraction is clipped
+    clip = True if args.clip_fraction == 1 else False if args.clip_fraction == 0 else args.clip_fraction
     name = args.name or args.model
     before = {"command": None, "epochs": 0, "samples_seen": 0, "wall_s": 0.0}
     if args.resume:
@@ -100,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     def epoch_pairs(epoch: int) -> tuple[np.ndarray, np.ndarray]:
         clean = sample_patches(photos, args.patches_per_epoch, patch, rng=rng)
         clean = clean[..., None] if color == "gray" else clean
-        return add_blind_noise(clean, args.sigma_max, rng), clean
+        return add_blind_noise(clean, args.sigma_max, rng, clip=clip), clean
 
     def provenance(epochs_run: int, val_mse: float) -> dict:
         # a resumed checkpoint is reproduced by running its commands in order
@@ -108,7 +116,9 @@ def main(argv: list[str] | None = None) -> None:
             "command": " && ".join(c for c in (before["command"], command) if c),
             "epochs": before["epochs"] + epochs_run, "epochs_planned": before["epochs"] + args.epochs,
             "samples_seen": before["samples_seen"] + epochs_run * args.patches_per_epoch, "patch": patch,
-            "sigma_train": f"uniform [0, {args.sigma_max:g}] (blind), noisy clipped to [0, 1]",
+            "sigma_train": f"uniform [0, {args.sigma_max:g}] (blind), " + (
+                "noisy clipped to [0, 1]" if clip is True else "noisy not clipped" if clip is False
+                else f"{clip:.0%} of the noisy patches clipped to [0, 1]"),
             "train_photos": list(TRAIN_PHOTOS), "wall_s": round(before["wall_s"] + time.time() - t0, 1),
             "device": device_description(), "backend": keras.backend.backend(), "keras": keras.__version__,
             "final_metrics": {"val_psnr_db": round(psnr_from_mse(val_mse), 3)},

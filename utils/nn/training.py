@@ -8,6 +8,7 @@ optimizer or schedule is made once. The data may be arrays, a `tf.data.Dataset`,
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,10 +78,9 @@ class TimeLimit(keras.callbacks.Callback):
 
 
 def is_dataset(x: Any) -> bool:
-    """Whether x is a tf.data.Dataset (which batches and shuffles itself)."""
-    import tensorflow as tf
-
-    return isinstance(x, tf.data.Dataset)
+    """Whether x is a tf.data.Dataset (which batches and shuffles itself); False wherever TensorFlow is not loaded."""
+    tf = sys.modules.get("tensorflow")  # under the JAX backend TensorFlow may not even be installed
+    return tf is not None and isinstance(x, tf.data.Dataset)
 
 
 def optimizer(learning_rate: float, total_steps: int, schedule: str = "cosine", alpha: float = 0.0,
