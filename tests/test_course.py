@@ -51,12 +51,16 @@ def test_parameters_are_parsed_and_injected_after_the_parameters_cell():
     params = course.parse_parameters(["epochs=3", "name=camera", "sizes=[1, 2]"])
     assert params == {"epochs": 3, "name": "camera", "sizes": [1, 2]}
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("a = 1"),
-                                         nbformat.v4.new_code_cell("epochs = 10", metadata={"tags": ["parameters"]}),
+                                         nbformat.v4.new_code_cell("epochs = 10\nname, sizes = 'x', []\nsizes = [3]",
+                                                                   metadata={"tags": ["parameters"]}),
                                          nbformat.v4.new_code_cell("print(epochs)")])
     course.inject_parameters(nb, params)
     assert "epochs = 3" in nb.cells[2].source and nb.cells[3].source == "print(epochs)"
     with pytest.raises(SystemExit, match="name=value"):
         course.parse_parameters(["3=x"])
+    with pytest.raises(SystemExit, match="-p epoch: not set in the notebook's parameters cell; expected one of "
+                                         "epochs, name, sizes"):
+        course.inject_parameters(nb, {"epoch": 3})
 
 
 def test_results_table_lists_every_figure(tmp_path):

@@ -34,6 +34,14 @@ def test_quick_results_never_replace_full_ones(course_root, monkeypatch):
     assert not (course_root / "results").exists()
 
 
+def test_runs_with_overridden_parameters_never_replace_full_results(course_root, monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "0")
+    monkeypatch.setenv("COURSE_OVERRIDES", "1")
+    path = results.record({"x": 1.0})
+    assert path == course_root / ".scratch" / "results" / "99_test.json"
+    assert not (course_root / "results").exists()
+
+
 @pytest.mark.parametrize("figures, match", [({}, "non-empty"), ({"x": float("nan")}, "finite"),
                                             ({"x": "high"}, "finite"), ([1], "dict")])
 def test_record_rejects_bad_figures(course_root, figures, match):

@@ -8,6 +8,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 QUICK_ENV = "COURSE_QUICK"
+OVERRIDES_ENV = "COURSE_OVERRIDES"  # set by the runner when -p overrides a parameter
 
 
 def is_quick() -> bool:
@@ -28,3 +29,8 @@ def mode() -> str:
 def by_mode(full: T, quick: T) -> T:
     """Pick the size for the current mode; the only place a notebook's sizes depend on the mode."""
     return quick if is_quick() else full
+
+
+def has_overrides() -> bool:
+    """True in a notebook that the runner started with overridden parameters (`-p name=value`)."""
+    return os.environ.get(OVERRIDES_ENV, "").strip().lower() in ("1", "true", "yes")

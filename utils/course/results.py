@@ -7,13 +7,16 @@ from pathlib import Path
 
 from utils.course import session
 from utils.course.checks import number_in
-from utils.course.modes import mode
+from utils.course.modes import has_overrides, mode
 from utils.course.paths import repo_root, scratch_dir
 
 
 def results_dir() -> Path:
-    """results/ in full mode; .scratch/results/ in quick mode, so quick numbers never replace full ones."""
-    return (scratch_dir() / "results") if mode() == "quick" else (repo_root() / "results")
+    """results/ for a full run with default parameters; .scratch/results/ for a quick run or one with overrides.
+
+    So only the runs that the committed notebooks come from ever write results/.
+    """
+    return (scratch_dir() / "results") if mode() == "quick" or has_overrides() else (repo_root() / "results")
 
 
 def record(figures: dict[str, float], notebook: str | None = None) -> Path:

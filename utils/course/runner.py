@@ -15,6 +15,7 @@ import os
 import time
 from pathlib import Path
 
+from utils.course.modes import OVERRIDES_ENV
 from utils.course.paths import repo_root, scratch_dir
 
 COURSE_MAP: tuple[tuple[str, str], ...] = (
@@ -83,6 +84,14 @@ def inject_parameters(nb, params: dict[str, object]) -> None:
     index = next((i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), None)
     if index is None:
         raise SystemExit("the notebook has no cell tagged 'parameters', so -p cannot set anything")
+    tree = ast.parse(nb.cells[index].source)
+    targets = [t for node in ast.walk(tree) if isinstance(node, ast.Assign) for t in node.targets]
+    targets += [node.target for node in ast.walk(tree) if isinstance(node, ast.AnnAssign)]
+    known = {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise SystemExit(f"-p {', '.join(unknown)}: not set in the notebook's parameters cell; expected one of "
+                         f"{', '.join(sorted(known))}")
     source = "# Parameters injected by the course runner\n" + "".join(f"{k} = {v!r}\n" for k, v in params.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(index + 1, cell)
@@ -98,6 +107,8 @@ def execute(name: str, quick: bool, params: dict[str, object], timeout: int = 18
     nb = nbformat.read(source, as_version=4)
     inject_parameters(nb, params)
     os.environ["COURSE_QUICK"] = "1" if quick else "0"
+    # a run with overridden parameters records its figures in .scratch/, never over the committed results/
+    os.environ[OVERRIDES_ENV] = "1" if params else "0"
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(notebooks_dir())}})
     target = source if not quick and not params else scratch_dir() / "notebooks" / source.name
