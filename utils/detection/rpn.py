@@ -64,7 +64,7 @@ def propose(logits, deltas, anchors, image_size: tuple[int, int], pre_nms_top_n:
     top_boxes = K.take_along_axis(boxes, top[..., None], axis=1)
     kept = combined_nms(top_boxes, top_scores[..., None], max_per_class=post_n, max_total=post_n,
                         iou_threshold=nms_iou, score_threshold=1e-6)
-    return {"boxes": kept["boxes"], "scores": kept["scores"], "valid": kept["valid"]}
+    return {k: numpy_like(kept[k], logits, deltas) for k in ("boxes", "scores", "valid")}
 
 
 def rpn_targets(anchors, gt_boxes, gt_labels, num_samples: int = 256, positive_fraction: float = 0.5,
