@@ -94,7 +94,10 @@ def test_bm3d_is_the_reference_implementation_with_the_true_sigma():
 
     clean = load_photo("camera")[100:164, 100:164]
     noisy = add_gaussian_noise(clean, 25, rng=0, clip=False)       # unclipped noise leaves [0, 1]: accepted
-    np.testing.assert_allclose(bm3d_denoise(noisy, 25), bm3d.bm3d(noisy, 25 / 255), atol=1e-6)
+    # bm3d itself is not bit-reproducible (its aggregation varies by up to ~4e-4 from run to run): compare to 1e-3
+    ours, reference = bm3d_denoise(noisy, 25), bm3d.bm3d(noisy, 25 / 255)
+    np.testing.assert_allclose(ours, reference, atol=1e-3)
+    assert abs(psnr(clean, ours) - psnr(clean, reference)) < 0.01
     assert psnr(clean, bm3d_denoise(noisy, 25)) > psnr(clean, classical_denoisers()["Gaussian"](noisy, 25))
     for bad, message in ((0, "sigma=0"), (float("nan"), "sigma=nan"), (True, "sigma=True")):
         with pytest.raises(ValueError, match=message):
