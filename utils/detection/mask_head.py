@@ -81,14 +81,12 @@ def paste_masks(masks: np.ndarray, boxes: np.ndarray, image_size: tuple[int, int
         raise ValueError(f"masks has shape {m.shape} and boxes {b.shape}: expected (N, m, m) and (N, 4)")
     out = np.zeros((len(m), height, width), bool)
     for k, (mask, (x1, y1, x2, y2)) in enumerate(zip(m, b)):
-        c1, r1 = max(int(np.floor(x1)), 0), max(int(np.floor(y1)), 0)
-        c2, r2 = min(int(np.ceil(x2)), width), min(int(np.ceil(y2)), height)
-        if c2 <= c1 or r2 <= r1:
-            continue
-        # the m x m grid spans the box exactly: resize to the box, then keep the part inside the image
-        box_h, box_w = max(int(round(y2 - y1)), 1), max(int(round(x2 - x1)), 1)
-        full = resize(mask, (box_h, box_w), order=1, mode="edge", anti_aliasing=False) >= threshold
+        # the m x m grid spans the box exactly: resize it to the box, then keep the part inside the image
         top, left = int(round(y1)), int(round(x1))
+        box_h, box_w = max(int(round(y2 - y1)), 1), max(int(round(x2 - x1)), 1)
         ys, xs = slice(max(top, 0), min(top + box_h, height)), slice(max(left, 0), min(left + box_w, width))
+        if ys.stop <= ys.start or xs.stop <= xs.start:
+            continue
+        full = resize(mask, (box_h, box_w), order=1, mode="edge", anti_aliasing=False) >= threshold
         out[k, ys, xs] = full[ys.start - top:ys.stop - top, xs.start - left:xs.stop - left]
     return out

@@ -20,7 +20,7 @@ from utils.course.checks import as_float_tensor, number_in, numpy_like, positive
 from utils.detection.boxes import BOX_VARIANCES, clip_boxes, decode_boxes
 from utils.detection.matching import anchor_targets
 from utils.detection.nms import combined_nms
-from utils.detection.rpn import smooth_l1
+from utils.detection.rpn import sampled_mean_losses, smooth_l1
 from utils.detection.sampling import sample_balanced
 
 
@@ -94,14 +94,11 @@ def box_head_losses(labels, delta_targets, logits, deltas) -> tuple:
     if tuple(lab.shape) != tuple(z.shape[:-1]) or tuple(d.shape[:-2]) != tuple(lab.shape):
         raise ValueError(f"labels {tuple(lab.shape)}, logits {tuple(z.shape)} and deltas {tuple(d.shape)}: expected "
                          "(B, S), (B, S, C + 1) and (B, S, C, 4)")
-    used = K.cast(lab >= 0, "float32")
-    foreground = K.cast(lab > 0, "float32")
-    n = K.maximum(K.sum(used), 1.0)
     ce = K.sparse_categorical_crossentropy(K.maximum(lab, 0), z, from_logits=True)
     class_index = K.maximum(lab - 1, 0)                                        # the true class's offsets
     own = K.take_along_axis(d, class_index[..., None, None], axis=2)[..., 0, :]
     box = K.sum(smooth_l1(own - K.cast(delta_targets, "float32")), axis=-1)
-    return K.sum(ce * used) / n, K.sum(box * foreground) / n
+    return sampled_mean_losses(lab, ce, box)
 
 
 def detect(rois, logits, deltas, image_size: tuple[int, int], score_threshold: float = 0.05,

@@ -89,6 +89,16 @@ def smooth_l1(x, beta: float = 1.0 / 9.0):
     return K.where(ax < beta, 0.5 * ax * ax / beta, ax - 0.5 * beta)
 
 
+def sampled_mean_losses(labels, classification, regression) -> tuple:
+    """Sum each row's classification loss over the used rows (label >= 0) and its regression loss over the
+    positives (label > 0), both divided by the number of used rows: torchvision's normalization for the RPN and
+    the box head alike, so a positive's box loss weighs as much as a row's classification loss."""
+    used = K.cast(labels >= 0, "float32")
+    positive = K.cast(labels > 0, "float32")
+    n = K.maximum(K.sum(used), 1.0)
+    return K.sum(classification * used) / n, K.sum(regression * positive) / n
+
+
 def rpn_losses(objectness_targets, delta_targets, logits, deltas) -> tuple:
     """The RPN's two losses: binary cross-entropy over the sampled anchors, smooth L1 over the sampled positives.
 
@@ -100,9 +110,6 @@ def rpn_losses(objectness_targets, delta_targets, logits, deltas) -> tuple:
     if tuple(t.shape) != tuple(z.shape):
         raise ValueError(f"objectness_targets has shape {tuple(t.shape)} and logits {tuple(z.shape)}: "
                          "expected the same")
-    sampled = K.cast(t >= 0, "float32")
-    positive = K.cast(t > 0, "float32")
-    n = K.maximum(K.sum(sampled), 1.0)
     bce = K.binary_crossentropy(K.maximum(t, 0.0), z, from_logits=True)
     box = K.sum(smooth_l1(K.cast(deltas, "float32") - K.cast(delta_targets, "float32")), axis=-1)
-    return K.sum(bce * sampled) / n, K.sum(box * positive) / n
+    return sampled_mean_losses(t, bce, box)
