@@ -34,8 +34,9 @@ def test_unknown_checkpoint_is_named(tmp_path):
 @pytest.mark.parametrize("name", sorted(p.stem for p in weights_dir().glob("*.json")))
 def test_shipped_checkpoints_load_and_carry_provenance(name):
     record = read_provenance(name)
-    for field in ("command", "epochs", "samples_seen", "wall_s", "device", "backend", "final_metrics"):
+    for field in ("command", "epochs", "wall_s", "device", "backend", "final_metrics"):
         assert field in record, field
+    assert "samples_seen" in record or "scenes_seen" in record     # patches for denoisers, scenes for detectors
     assert record["command"].startswith("python -m utils.train ")
     model = load_checkpoint(name)
     assert architecture(model)["params"] == record["architecture"]["params"]

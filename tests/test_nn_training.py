@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils.nn.training import TimeLimit, Trained, optimizer, train
+from utils.nn.training import StepLog, TimeLimit, Trained, optimizer, train
 
 
 def tiny_model() -> keras.Model:
@@ -89,3 +89,20 @@ def test_bad_arguments_are_named():
         train(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(8).repeat(), loss="mse", epochs=1)
     with pytest.raises(KeyError, match="key='accuracy'"):
         Trained(history={"loss": [1.0]}).last("accuracy")
+
+
+def test_step_log_recovers_each_steps_loss_from_the_running_means():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    x = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+    y = np.zeros((40, 1), "float32")
+    log = StepLog(["loss"])
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(10)        # fixed batches, in order
+    train(model, data, loss="mse", epochs=2, learning_rate=1e-12, schedule="constant", callbacks=[log])
+    # a learning rate of 1e-12 leaves the model as it is: each step's loss is its batch's MSE
+    batch_mse = [float(np.mean(model.predict(x[i:i + 10], verbose=0) ** 2)) for i in range(0, 40, 10)]
+    assert np.allclose(log.steps["loss"], batch_mse * 2, rtol=1e-4)
+    with pytest.raises(ValueError, match="names='loss'"):
+        StepLog("loss")
+    with pytest.raises(KeyError, match="mae"):
+        StepLog(["mae"]).on_train_batch_end(0, {"loss": 1.0})

@@ -1,10 +1,26 @@
-"""Entry point `python -m utils.train dncnn|autoencoder`: the shipped checkpoints' training runs.
+"""Entry point `python -m utils.train MODEL ...`: the shipped checkpoints' training runs.
 
-The code lives in `utils.denoising.training`; this file keeps the commands recorded in the
-checkpoints' provenance working.
+dncnn and autoencoder train in `utils.denoising.training`, faster_rcnn and mask_rcnn in
+`utils.detection.training`; this file keeps the commands recorded in the checkpoints' provenance working.
 """
 
-from utils.denoising.training import main
+import sys
+
+DETECTORS = ("faster_rcnn", "mask_rcnn")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Hand the command line to the training module of the model it names."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DETECTORS:
+        from utils.detection.training import main as train_detector
+
+        train_detector(argv)
+    else:
+        from utils.denoising.training import main as train_denoiser
+
+        train_denoiser(argv)
+
 
 if __name__ == "__main__":
     main()

@@ -31,17 +31,40 @@ def _per_image(name: str, values: Sequence, n: int | None, kind: str) -> list[np
     return out
 
 
+def _rle(mask: np.ndarray) -> dict:
+    """COCO's run-length encoding of one (H, W) mask, its counts as text (JSON-ready)."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(np.asarray(mask, np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def _per_image_masks(name: str, masks: Sequence[np.ndarray], boxes: list[np.ndarray]) -> list[np.ndarray]:
+    """Per-image (N_i, H, W) masks, one per box of the image."""
+    if len(masks) != len(boxes):
+        raise ValueError(f"{name} has {len(masks)} entries: expected one per image ({len(boxes)})")
+    out = []
+    for i, (m, b) in enumerate(zip(masks, boxes)):
+        m = np.asarray(m)
+        if m.ndim != 3 or len(m) != len(b):
+            raise ValueError(f"{name}[{i}] has shape {m.shape}: expected ({len(b)}, H, W), one mask per box")
+        out.append(m > 0.5 if m.dtype != bool else m)
+    return out
+
+
 def coco_ground_truth(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.ndarray],
-                      class_names: Sequence[str] | None = None):
+                      class_names: Sequence[str] | None = None, gt_masks: Sequence[np.ndarray] | None = None):
     """A pycocotools COCO object holding the ground truth: image i has id i, label c is category c.
 
     gt_boxes[i] (N_i, 4) xyxy pixels, gt_labels[i] (N_i,) in 1..C. An annotation's area is its box's
-    (w * h), which only the small/medium/large breakdown reads.
+    (w * h), which only the small/medium/large breakdown reads. With gt_masks[i] (N_i, H, W), each
+    annotation also holds its instance mask (RLE) and its area is the mask's, for mask AP ("segm").
     """
     from pycocotools.coco import COCO
 
     boxes = _per_image("gt_boxes", gt_boxes, None, "boxes")
     labels = _per_image("gt_labels", gt_labels, len(boxes), "labels")
+    masks = None if gt_masks is None else _per_image_masks("gt_masks", gt_masks, boxes)
     n_classes = len(class_names) - 1 if class_names is not None else max(
         [int(lab.max()) for lab in labels if lab.size] + [1])
     names = tuple(class_names[1:]) if class_names is not None else tuple(f"class {c}" for c in range(1, n_classes + 1))
@@ -51,12 +74,16 @@ def coco_ground_truth(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.nda
             raise ValueError(f"image {i} has {len(b)} boxes and {len(lab)} labels: expected as many of each")
         if lab.size and (lab.min() < 1 or lab.max() > n_classes):
             raise ValueError(f"gt_labels[{i}] has labels in [{lab.min()}, {lab.max()}]: expected 1..{n_classes}")
-        for (x1, y1, x2, y2), c in zip(b.tolist(), lab.tolist()):
+        for k, ((x1, y1, x2, y2), c) in enumerate(zip(b.tolist(), lab.tolist())):
             w, h = x2 - x1, y2 - y1
             annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": int(c),
                                 "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0})
+            if masks is not None:
+                annotations[-1].update(segmentation=_rle(masks[i][k]), area=float(masks[i][k].sum()))
+    images = [{"id": i} if masks is None or not len(masks[i]) else
+              {"id": i, "height": masks[i].shape[1], "width": masks[i].shape[2]} for i in range(len(boxes))]
     coco = COCO()
-    coco.dataset = {"images": [{"id": i} for i in range(len(boxes))], "annotations": annotations,
+    coco.dataset = {"images": images, "annotations": annotations,
                     "categories": [{"id": c, "name": name} for c, name in enumerate(names, start=1)]}
     with contextlib.redirect_stdout(io.StringIO()):  # COCO prints its progress
         coco.createIndex()
@@ -65,8 +92,12 @@ def coco_ground_truth(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.nda
 
 def coco_map(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
              scores: Sequence[np.ndarray], labels: Sequence[np.ndarray],
-             class_names: Sequence[str] | None = None) -> dict:
+             class_names: Sequence[str] | None = None, masks: Sequence[np.ndarray] | None = None,
+             gt_masks: Sequence[np.ndarray] | None = None) -> dict:
     """COCO box AP of detections against ground truth, all per image (xyxy pixels, labels in 1..C).
+
+    With masks[i] (N_i, H, W) for the detections and gt_masks[i] for the ground truth, the AP is
+    COCO's mask AP ("segm": IoU of the masks, as RLEs) instead of box AP.
 
     Returns {"map5095": AP@[.5:.95], "map50": AP@0.5, "map75": AP@0.75, "ap50_per_class": {name: AP@0.5},
     "precision50": the (101, C) interpolated precision at recall 0, 0.01, ..., 1 and IoU 0.5}. COCO's
@@ -75,21 +106,26 @@ def coco_map(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.ndarray], bo
     """
     from pycocotools.cocoeval import COCOeval
 
-    coco = coco_ground_truth(gt_boxes, gt_labels, class_names)
+    if (masks is None) != (gt_masks is None):
+        raise ValueError("masks and gt_masks: expected both (mask AP) or neither (box AP)")
+    coco = coco_ground_truth(gt_boxes, gt_labels, class_names, gt_masks)
     n = len(coco.dataset["images"])
     labels = _per_image("labels", labels, n, "labels")
     cats = coco.getCatIds()
     for i, lab in enumerate(labels):
         if lab.size and (lab.min() < 1 or lab.max() > len(cats)):
             raise ValueError(f"labels[{i}] has labels in [{lab.min()}, {lab.max()}]: expected 1..{len(cats)}")
-    results = to_coco_results(list(range(n)), _per_image("boxes", boxes, n, "boxes"),
-                              _per_image("scores", scores, n, "scores"), labels)
+    boxes = _per_image("boxes", boxes, n, "boxes")
+    results = to_coco_results(list(range(n)), boxes, _per_image("scores", scores, n, "scores"), labels)
+    if masks is not None:
+        for r, m in zip(results, (m for per_image in _per_image_masks("masks", masks, boxes) for m in per_image)):
+            r["segmentation"] = _rle(m)
     names = [coco.cats[c]["name"] for c in cats]
     if not results:
         return {"map5095": 0.0, "map50": 0.0, "map75": 0.0, "ap50_per_class": dict.fromkeys(names, 0.0),
                 "precision50": np.zeros((101, len(cats)))}
     with contextlib.redirect_stdout(io.StringIO()):
-        evaluation = COCOeval(coco, coco.loadRes(results), "bbox")
+        evaluation = COCOeval(coco, coco.loadRes(results), "bbox" if masks is None else "segm")
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()

@@ -102,8 +102,13 @@ def box_head_losses(labels, delta_targets, logits, deltas) -> tuple:
 
 
 def detect(rois, logits, deltas, image_size: tuple[int, int], score_threshold: float = 0.05,
-           nms_iou: float = 0.5, max_detections: int = 20, variances: Sequence[float] = BOX_VARIANCES) -> dict:
-    """Detections of a batch: every class's box decoded from its RoI, clipped, per-class NMS (see `combined_nms`)."""
+           nms_iou: float = 0.5, max_detections: int = 20, variances: Sequence[float] = BOX_VARIANCES,
+           valid=None) -> dict:
+    """Detections of a batch: every class's box decoded from its RoI, clipped, per-class NMS (see `combined_nms`).
+
+    valid (B,): the number of real RoIs per image (the rest padding, as `rpn.propose` gives them): padding
+    rows never become detections.
+    """
     height, width = image_size
     r = as_float_tensor(rois, "rois", last_axis=4)                              # (B, S, 4)
     d = as_float_tensor(deltas, "deltas", last_axis=4)                          # (B, S, C, 4)
@@ -112,6 +117,9 @@ def detect(rois, logits, deltas, image_size: tuple[int, int], score_threshold: f
                          "(B, S, C, 4)")
     boxes = clip_boxes(decode_boxes(d, r[:, :, None, :], variances), height, width)
     scores = K.softmax(as_float_tensor(logits, "logits"))[..., 1:]              # background dropped
+    if valid is not None:
+        real = K.arange(K.shape(r)[1])[None, :] < K.cast(K.convert_to_tensor(valid), "int32")[:, None]
+        scores = K.where(real[..., None], scores, 0.0)
     kept = combined_nms(boxes, scores, max_per_class=positive_int(max_detections, "max_detections"),
                         max_total=max_detections, iou_threshold=number_in(nms_iou, "nms_iou", 0.0, 1.0),
                         score_threshold=number_in(score_threshold, "score_threshold", 0.0, 1.0))

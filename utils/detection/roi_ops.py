@@ -48,96 +48,98 @@ def _inputs(features, boxes, output_size, spatial_scale):
     return f, b, size, positive_float(spatial_scale, "spatial_scale", note="feature cells per image pixel")
 
 
-def _per_box(features, b):
-    """The feature map of each box's image, (B*R, H, W, C), and the boxes flattened to (B*R, 4)."""
-    n_images, n_boxes = K.shape(b)[0], K.shape(b)[1]
-    image_of_box = K.repeat(K.arange(n_images), n_boxes)
-    return K.take(features, image_of_box, axis=0), K.reshape(b, (-1, 4))
-
-
 def roi_align(features, boxes, output_size: int | tuple[int, int] = 7, spatial_scale: float = 1.0,
               sampling_ratio: int = 2, aligned: bool = True):
-    """RoIAlign: (B, R, P_h, P_w, C), each bin the mean of sampling_ratio^2 bilinear samples of the features."""
+    """RoIAlign: (B, R, P_h, P_w, C), each bin the mean of sampling_ratio^2 bilinear samples of the features.
+
+    Bilinear interpolation is separable and the mean is linear, so each box's output is
+    Wy @ F @ Wx^T with Wy (P_h, H) the mean over each bin's sample rows of their interpolation
+    weights on the map's rows (Wx alike): two small matrix products per box instead of gathers.
+    """
     f, b, (ph, pw), scale = _inputs(features, boxes, output_size, spatial_scale)
     ratio = positive_int(sampling_ratio, "sampling_ratio")
-    height, width = K.shape(f)[1], K.shape(f)[2]
-    maps, flat = _per_box(f, b)
+    height, width = f.shape[1], f.shape[2]
+    if height is None or width is None:
+        raise ValueError(f"features has shape {tuple(f.shape)}: expected a known height and width")
     offset = 0.5 if aligned else 0.0
-    x1, y1, x2, y2 = (flat[:, i] * scale - offset for i in range(4))
+    x1, y1, x2, y2 = (b[..., i] * scale - offset for i in range(4))          # (B, R) each
     roi_w, roi_h = x2 - x1, y2 - y1
     if not aligned:  # the original convention: a box is at least one cell
         roi_w, roi_h = K.maximum(roi_w, 1.0), K.maximum(roi_h, 1.0)
 
-    def sample_positions(start, extent, bins):
-        # (N, bins * ratio): the sample points of every bin, bin by bin, regularly inside it
+    def weights(start, extent, bins, size):
+        # (B, R, bins, size): the sample points of every bin, regularly inside it, then their mean weights
         steps = (K.arange(bins * ratio, dtype=f.dtype) + 0.5) / ratio      # bin index + (i + 0.5) / ratio
-        return start[:, None] + steps[None, :] * (extent / bins)[:, None]
+        pos = start[..., None] + steps * (extent / bins)[..., None]          # (B, R, bins * ratio)
+        w = _bilinear_weights(pos, size)                                      # (B, R, bins * ratio, size)
+        return K.mean(K.reshape(w, (K.shape(b)[0], K.shape(b)[1], bins, ratio, size)), axis=3)
 
-    ys, xs = sample_positions(y1, roi_h, ph), sample_positions(x1, roi_w, pw)
-    values = _bilinear(maps, ys, xs, height, width)                          # (N, ph*ratio, pw*ratio, C)
-    n, channels = K.shape(values)[0], K.shape(values)[-1]
-    values = K.reshape(values, (n, ph, ratio, pw, ratio, channels))
-    out = K.mean(values, axis=(2, 4))
-    return numpy_like(K.reshape(out, (K.shape(b)[0], K.shape(b)[1], ph, pw, channels)), features, boxes)
+    wy, wx = weights(y1, roi_h, ph, int(height)), weights(x1, roi_w, pw, int(width))
+    rows = K.einsum("brph,bhwc->brpwc", wy, f)                                # each bin's rows, every column
+    return numpy_like(K.einsum("brpwc,brqw->brpqc", rows, wx), features, boxes)
 
 
-def _bilinear(maps, ys, xs, height, width):
-    """Bilinear samples (N, Y, X, C) of maps (N, H, W, C) at the grid ys (N, Y) x xs (N, X), torchvision's rules.
+def _bilinear_weights(pos, size: int):
+    """(..., size) weights of the cells 0..size-1 in the bilinear sample at each position, torchvision's rules.
 
     A point more than one cell outside the map gives 0; between -1 and 0 it is clamped to the border;
     beyond the last cell it takes the last cell's value.
     """
-    def axis(pos, size):
-        size_f = K.cast(size, pos.dtype)
-        inside = (pos >= -1.0) & (pos <= size_f)
-        pos = K.maximum(pos, 0.0)
-        low = K.cast(K.floor(pos), "int32")
-        at_end = low >= size - 1
-        low = K.where(at_end, size - 1, low)
-        high = K.where(at_end, size - 1, low + 1)
-        frac = K.where(at_end, 0.0, pos - K.cast(low, pos.dtype))
-        return low, high, frac, inside
-
-    y0, y1, fy, in_y = axis(ys, height)
-    x0, x1, fx, in_x = axis(xs, width)
-
-    def gather(rows, cols):
-        # maps[n, rows[n, i], cols[n, j], :] for every n, i, j
-        picked = K.take_along_axis(maps, rows[:, :, None, None], axis=1)                 # (N, Y, W, C)
-        return K.take_along_axis(picked, cols[:, None, :, None], axis=2)               # (N, Y, X, C)
-
-    wy, wx = fy[:, :, None, None], fx[:, None, :, None]
-    top = gather(y0, x0) * (1 - wx) + gather(y0, x1) * wx
-    bottom = gather(y1, x0) * (1 - wx) + gather(y1, x1) * wx
-    inside = K.cast(in_y[:, :, None, None] & in_x[:, None, :, None], maps.dtype)
-    return (top * (1 - wy) + bottom * wy) * inside
+    inside = (pos >= -1.0) & (pos <= float(size))
+    pos = K.maximum(pos, 0.0)
+    low = K.cast(K.floor(pos), "int32")
+    at_end = low >= size - 1
+    low = K.where(at_end, size - 1, low)
+    high = K.where(at_end, size - 1, low + 1)
+    frac = K.where(at_end, 0.0, pos - K.cast(low, pos.dtype))
+    w = K.one_hot(low, size, dtype=pos.dtype) * (1.0 - frac)[..., None] + K.one_hot(high, size, dtype=pos.dtype) * \
+        frac[..., None]
+    return w * K.cast(inside, pos.dtype)[..., None]
 
 
 def roi_pool(features, boxes, output_size: int | tuple[int, int] = 7, spatial_scale: float = 1.0):
-    """RoI max pooling: (B, R, P_h, P_w, C), the box rounded to whole cells, each bin's maximum (0 if empty)."""
+    """RoI max pooling: (B, R, P_h, P_w, C), the box rounded to whole cells, each bin's maximum (0 if empty).
+
+    Separable: the maximum over each bin's columns, looked up in a table of the maxima of every run
+    of columns of the map, then the maximum over each bin's rows.
+    """
     f, b, (ph, pw), scale = _inputs(features, boxes, output_size, spatial_scale)
-    height, width = K.shape(f)[1], K.shape(f)[2]
-    maps, flat = _per_box(f, b)
+    height, width = f.shape[1], f.shape[2]
+    if height is None or width is None:
+        raise ValueError(f"features has shape {tuple(f.shape)}: expected a known height and width")
+    height, width = int(height), int(width)
     # round half away from zero, as C's round (K.round rounds half to even)
-    x1, y1, x2, y2 = (K.sign(v) * K.floor(K.abs(v) + 0.5) for v in (flat[:, i] * scale for i in range(4)))
+    x1, y1, x2, y2 = (K.sign(v) * K.floor(K.abs(v) + 0.5) for v in (b[..., i] * scale for i in range(4)))
 
-    def bin_masks(start, end, bins, size):
-        # (N, bins, size): which cells each bin covers (torchvision: floor/ceil of the bin edges, clipped)
+    def bin_edges(start, end, bins, size):
+        # (B, R, bins) first and past-the-last cell of each bin (torchvision: floor/ceil of the edges, clipped)
         extent = K.maximum(end - start, 1.0)
-        edges = K.arange(bins, dtype=f.dtype)[None, :] * (extent / bins)[:, None]
-        lo = K.clip(K.floor(edges) + start[:, None], 0.0, K.cast(size, f.dtype))
-        hi = K.clip(K.ceil(edges + (extent / bins)[:, None]) + start[:, None], 0.0, K.cast(size, f.dtype))
-        cells = K.arange(size, dtype=f.dtype)[None, None, :]
-        return (cells >= lo[:, :, None]) & (cells < hi[:, :, None])
+        edges = K.arange(bins, dtype=f.dtype) * (extent / bins)[..., None]
+        lo = K.clip(K.floor(edges) + start[..., None], 0.0, float(size))
+        hi = K.clip(K.ceil(edges + (extent / bins)[..., None]) + start[..., None], 0.0, float(size))
+        return K.cast(lo, "int32"), K.cast(hi, "int32")
 
-    rows, cols = bin_masks(y1, y2, ph, height), bin_masks(x1, x2, pw, width)
-    lowest = K.convert_to_tensor(-math.inf, maps.dtype)
-    # separable: the maximum over each bin's columns, then over its rows
-    by_col = K.max(K.where(cols[:, None, :, :, None], maps[:, :, None, :, :], lowest), axis=3)   # (N, H, pw, C)
-    out = K.max(K.where(rows[:, :, :, None, None], by_col[:, None, :, :, :], lowest), axis=2)   # (N, ph, pw, C)
-    out = K.where(K.isinf(out), 0.0, out)                                                       # an empty bin
-    channels = K.shape(out)[-1]
-    return numpy_like(K.reshape(out, (K.shape(b)[0], K.shape(b)[1], ph, pw, channels)), features, boxes)
+    lowest = K.convert_to_tensor(-math.inf, f.dtype)
+    # runs[b, h, (n - 1) * W + s, c] = max of columns s .. s + n - 1 of row h (-inf past the map's edge)
+    runs, run = [f], f
+    for n in range(2, width + 1):
+        run = K.maximum(run[:, :, :-1], f[:, :, n - 1:])
+        runs.append(K.pad(run, ((0, 0), (0, 0), (0, n - 1), (0, 0)), constant_values=-math.inf))
+    runs = K.concatenate(runs, axis=2)                                                   # (B, H, W * W, C)
+    lo, hi = bin_edges(x1, x2, pw, width)
+    index = K.maximum(hi - lo - 1, 0) * width + K.minimum(lo, width - 1)                  # (B, R, pw)
+    n_boxes = K.shape(b)[1]
+    flat = K.reshape(K.broadcast_to(index[:, None], (K.shape(b)[0], height, n_boxes, pw)), (K.shape(b)[0], height, -1))
+    by_col = K.take_along_axis(runs, flat[..., None], axis=2)                            # (B, H, R * pw, C)
+    by_col = K.reshape(by_col, (K.shape(b)[0], height, n_boxes, pw, K.shape(f)[-1]))
+    by_col = K.where((hi > lo)[:, None, :, :, None], by_col, lowest)                     # empty column range
+    rows_lo, rows_hi = bin_edges(y1, y2, ph, height)
+    cells = K.arange(height)
+    rows = (cells >= rows_lo[..., None]) & (cells < rows_hi[..., None])                  # (B, R, ph, H)
+    # (B, R, ph, H, pw, C): each bin's rows of its column maxima, the others -inf
+    picked = K.where(rows[..., None, None], K.transpose(by_col, (0, 2, 1, 3, 4))[:, :, None], lowest)
+    out = K.max(picked, axis=3)
+    return numpy_like(K.where(K.isinf(out), 0.0, out), features, boxes)                 # an empty bin: 0
 
 
 class RoIAlign(keras.layers.Layer):

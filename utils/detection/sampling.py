@@ -36,7 +36,7 @@ def sample_balanced(labels, num_samples: int, positive_fraction: float = 0.5, se
     n_pos = K.minimum(K.sum(K.cast(positive, "int32"), axis=-1, keepdims=True), int(num_samples * positive_fraction))
     n_neg = K.minimum(K.sum(K.cast(negative, "int32"), axis=-1, keepdims=True), num_samples - n_pos)
     # A random order among the candidates: uniform keys, the other anchors pushed past the end.
-    key = keras.random.uniform(tuple(lab.shape), seed=seed)
+    key = keras.random.uniform(K.shape(lab), seed=seed)  # K.shape: the batch may be unknown until run time
     take_pos = positive & (ranks(K.where(positive, key, 2.0)) < n_pos)
     take_neg = negative & (ranks(K.where(negative, key, 2.0)) < n_neg)
     return numpy_like(take_pos | take_neg, labels)

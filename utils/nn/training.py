@@ -77,6 +77,33 @@ class TimeLimit(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StepLog(keras.callbacks.Callback):
+    """Each training step's value of the logged quantities (`steps[name]`), not Keras' running mean of the epoch.
+
+    After batch k of an epoch Keras logs the mean m_k of its first k values, so step k's own value
+    is k m_k - (k - 1) m_(k-1).
+    """
+
+    def __init__(self, names: Sequence[str]):
+        super().__init__()
+        if isinstance(names, str) or not names:
+            raise ValueError(f"names={names!r}: expected a non-empty sequence of logged names, e.g. ['loss']")
+        self.steps: dict[str, list[float]] = {str(n): [] for n in names}
+        self._previous: dict[str, float] = {}
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        """Recover this step's values from the running means."""
+        logs = logs or {}
+        missing = [n for n in self.steps if n not in logs]
+        if missing:
+            raise KeyError(f"{missing} not in the logs: expected among {sorted(logs)}")
+        k = batch + 1
+        for name, values in self.steps.items():
+            mean = float(logs[name])
+            values.append(mean * k - (self._previous[name] * (k - 1) if k > 1 else 0.0))
+        self._previous = {name: float(logs[name]) for name in self.steps}
+
+
 def is_dataset(x: Any) -> bool:
     """Whether x is a tf.data.Dataset (which batches and shuffles itself); False wherever TensorFlow is not loaded."""
     tf = sys.modules.get("tensorflow")  # under the JAX backend TensorFlow may not even be installed

@@ -1,0 +1,21 @@
+"""The command-line options that every checkpoint's training run shares (`python -m utils.train MODEL ...`)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """--minutes, --seed, --name and --resume: a time limit, the seed, the checkpoint's name, and resuming it."""
+    parser.add_argument("--minutes", type=float, default=None, help="stop after the epoch that would pass this")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default=None, help="checkpoint name (default: the model)")
+    parser.add_argument("--resume", action="store_true",
+                        help="start from the saved checkpoint NAME and add this run to its provenance")
+
+
+def recorded_command(argv: list[str] | None) -> str:
+    """The command as the provenance records it: `python -m utils.train` and the arguments, shell-quoted."""
+    return "python -m utils.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
