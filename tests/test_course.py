@@ -66,13 +66,13 @@ def test_parameters_are_parsed_and_injected_after_the_parameters_cell():
 def test_results_table_lists_every_figure(tmp_path):
     (tmp_path / "01_denoising_autoencoder.json").write_text(json.dumps(
         {"notebook": "01_denoising_autoencoder", "mode": "full", "device": "CPU", "wall_s": 12.3,
-         "figures": {"psnr": 28.25, "params": 19779}}))
+         "peak_rss_mb": 1234, "figures": {"psnr": 28.25, "params": 19779}}))
     (tmp_path / "00_setup.json").write_text(json.dumps(
         {"notebook": "00_setup", "mode": "full", "device": "CPU", "wall_s": 1.0, "figures": {"n": 3}}))
     lines = course.results_table(tmp_path).splitlines()
     rows = [line for line in lines if line.startswith(("| 0", "|  |"))]
-    assert rows[0].startswith("| 00_setup | n | 3 |")
-    assert rows[1].startswith("| 01_denoising_autoencoder | psnr | 28.25 | full | CPU | 12 |")
+    assert rows[0] == "| 00_setup | n | 3 | full | CPU | 1 | not recorded |"
+    assert rows[1] == "| 01_denoising_autoencoder | psnr | 28.25 | full | CPU | 12 | 1,234 |"
     assert rows[2].startswith("|  | params | 19,779 |")
 
 

@@ -27,6 +27,15 @@ def test_record_writes_full_results(course_root, monkeypatch):
     assert entry["figures"] == {"psnr": 30.123457, "count": 3.0} and entry["wall_s"] > 0
 
 
+def test_record_adds_the_peak_memory_in_mib(course_root, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("COURSE_QUICK", "0")
+    held = np.ones(256 * 2**20, np.uint8)                     # 256 MiB resident now
+    entry = json.loads(results.record({"x": float(held[0])}).read_text())
+    assert 256 <= entry["peak_rss_mb"] <= 64 * 2**10          # MiB: not KiB, not bytes
+
+
 def test_quick_results_never_replace_full_ones(course_root, monkeypatch):
     monkeypatch.setenv("COURSE_QUICK", "1")
     path = results.record({"x": 1.0})

@@ -19,8 +19,20 @@ def results_dir() -> Path:
     return (scratch_dir() / "results") if mode() == "quick" or has_overrides() else (repo_root() / "results")
 
 
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far, in MiB (what the kernel of a notebook has held at most)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10   # bytes on macOS, KiB on Linux
+
+
 def record(figures: dict[str, float], notebook: str | None = None) -> Path:
-    """Write {"notebook", "mode", "device", "wall_s", "figures"} for the running notebook and print it."""
+    """Write {"notebook", "mode", "device", "wall_s", "peak_rss_mb", "figures"} for the running notebook; print it.
+
+    peak_rss_mb is the kernel's peak resident memory up to this call (the course's budget: 4096).
+    """
     if not isinstance(figures, dict) or not figures:
         raise ValueError(f"figures={figures!r}: expected a non-empty dict of name -> number")
     clean: dict[str, float] = {}
@@ -29,12 +41,13 @@ def record(figures: dict[str, float], notebook: str | None = None) -> Path:
     state = session.current()
     notebook = notebook or str(state["notebook"])
     entry = {"notebook": notebook, "mode": mode(), "device": state.get("device", "unknown"),
-             "wall_s": round(session.elapsed(), 1), "figures": clean}
+             "wall_s": round(session.elapsed(), 1), "peak_rss_mb": round(peak_rss_mb()), "figures": clean}
     path = results_dir() / f"{notebook}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(entry, indent=2) + "\n")
     width = max(map(len, clean))
-    print(f"{notebook} ({entry['mode']} mode, {entry['device']}, {entry['wall_s']:.0f} s):")
+    print(f"{notebook} ({entry['mode']} mode, {entry['device']}, {entry['wall_s']:.0f} s, "
+          f"peak memory {entry['peak_rss_mb']:,} MiB):")
     for name, value in clean.items():
         print(f"  {name:<{width}}  {value:g}")
     return path
