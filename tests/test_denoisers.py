@@ -7,7 +7,9 @@ from utils.denoising.classical import CLASSICAL_FACTORS, classical_denoisers, tu
 from utils.denoising.models import (
     denoise_image,
     dncnn,
+    drunet,
     lecture_autoencoder,
+    size_multiple,
 )
 from utils.denoising.quality import psnr
 
@@ -115,4 +117,58 @@ def test_the_shipped_dncnn_gives_under_tensorflow_what_it_gave_where_it_was_trai
     out = model.predict(reference["noisy"], verbose=0)
     # trained and saved under the backend its provenance names (JAX on a GPU), loaded here under TensorFlow
     assert read_provenance("dncnn")["backend"] == "jax"
+    np.testing.assert_allclose(out, reference["denoised"], atol=1e-5)
+
+
+def test_drunet_starts_as_the_identity_and_sees_the_noise_level_map():
+    model = drunet((4, 8, 16), blocks=1)
+    assert model.name == "drunet_4-8-16x1" and size_multiple(model) == 4
+    assert [tuple(t.shape) for t in model.inputs] == [(None, None, None, 1), (None, 1)]
+    x = np.random.default_rng(0).random((2, 16, 24, 1)).astype(np.float32)
+    np.testing.assert_allclose(model.predict([x, np.array([[0.1], [0.2]], np.float32)], verbose=0), x, atol=1e-6)
+    import keras
+
+    probe = keras.Model(model.inputs, model.get_layer("noise_level_map").output)
+    got = probe.predict([x, np.array([[0.1], [0.2]], np.float32)], verbose=0)
+    assert got.shape == (2, 16, 24, 1) and np.allclose(got[0], 0.1) and np.allclose(got[1], 0.2)
+
+
+def test_drunet_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="at least two scales"):
+        drunet((8,))
+    with pytest.raises(ValueError, match=r"channels\[1\]=0"):
+        drunet((8, 0))
+    with pytest.raises(ValueError, match="blocks=0"):
+        drunet((4, 8), blocks=0)
+
+
+def test_size_multiple_counts_the_downsamplings():
+    assert size_multiple(dncnn(3, 4)) == 1
+    assert size_multiple(lecture_autoencoder((None, None, 3))) == 4
+    assert size_multiple(drunet((4, 8, 16, 32), blocks=1)) == 8
+
+
+def test_denoise_image_pads_for_the_model_and_needs_sigma_exactly_when_the_model_is_told_it():
+    model = drunet((4, 8, 16, 32), blocks=1)
+    image = np.random.default_rng(0).random((30, 45)).astype(np.float32)
+    assert denoise_image(model, image, sigma=25).shape == (30, 45)      # padded to multiples of 8, cropped back
+    with pytest.raises(ValueError, match="sigma=None: model 'drunet_4-8-16-32x1' is told the noise level"):
+        denoise_image(model, image)
+    with pytest.raises(ValueError, match="sigma=25: model 'dncnn_3x4' is blind"):
+        denoise_image(dncnn(3, 4), image, sigma=25)
+    with pytest.raises(ValueError, match="sigma=-1"):
+        denoise_image(model, image, sigma=-1)
+
+
+def test_the_shipped_drunet_gives_under_tensorflow_what_it_gave_where_it_was_trained():
+    from utils.course.checkpoints import load_checkpoint, read_provenance
+    from utils.course.paths import weights_dir
+
+    reference = np.load(weights_dir() / "drunet.reference.npz")
+    model = load_checkpoint("drunet")
+    out = model.predict([reference["noisy"], reference["noise_level"]], verbose=0)
+    # trained in bfloat16 under JAX on a GPU; the reference is its float32 output there, the weights are float32
+    record = read_provenance("drunet")
+    assert record["backend"] == "jax" and record["device"].startswith("GPU")
+    assert len(record["command"].split(" && ")) == record["command"].count("python -m utils.train")
     np.testing.assert_allclose(out, reference["denoised"], atol=1e-5)

@@ -3,13 +3,14 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from utils.data.noise import add_blind_noise, add_gaussian_noise
-from utils.data.photos import PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS, load_photo
+from utils.data.photos import EXTRA_TRAIN_PHOTOS, PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS, load_photo
 from utils.denoising.quality import psnr, ssim
 
 
 def test_split_is_disjoint_and_holds_cameraman():
     assert "camera" in TEST_PHOTOS
     assert not set(TEST_PHOTOS) & set(TRAIN_PHOTOS)
+    assert not set(TEST_PHOTOS) & set(EXTRA_TRAIN_PHOTOS) and not set(TRAIN_PHOTOS) & set(EXTRA_TRAIN_PHOTOS)
     assert len(set(PHOTOS)) == len(PHOTOS)
 
 
@@ -113,3 +114,14 @@ def test_blind_noise_can_clip_a_fraction_of_the_images():
     np.testing.assert_array_equal(add_blind_noise(clean, 50, rng=3), add_blind_noise(clean, 50, rng=3, clip=True))
     with pytest.raises(ValueError, match="clip=1.5: expected a number in"):
         add_blind_noise(clean, 50, rng=0, clip=1.5)
+
+
+def test_blind_noise_returns_the_sigma_it_drew_without_changing_the_noise():
+    clean = np.full((300, 32, 32), 0.5, np.float32)
+    noisy, sigma = add_blind_noise(clean, 55, rng=4, clip=False, return_sigma=True)
+    np.testing.assert_array_equal(noisy, add_blind_noise(clean, 55, rng=4, clip=False))
+    assert sigma.shape == (300,) and sigma.dtype == np.float32 and 0 <= sigma.min() and sigma.max() <= 55
+    measured = (noisy - clean).reshape(300, -1).std(axis=1) * 255
+    assert np.abs(measured - sigma).max() < 0.1 * sigma.max()
+    clipped, sigma_clipped = add_blind_noise(clean, 55, rng=4, clip=0.5, return_sigma=True)
+    np.testing.assert_array_equal(sigma_clipped, sigma)

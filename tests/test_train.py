@@ -39,3 +39,31 @@ def test_the_recorded_entry_point_still_runs():
 
     out = subprocess.run([sys.executable, "-m", "utils.train", "--help"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("usage: python -m utils.train")
+
+
+def test_drunet_trains_told_the_noise_level_with_the_background_pipeline(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    main(["drunet", "--channels", "4", "8", "--blocks", "1", "--patch", "32", "--epochs", "3",
+          "--patches-per-epoch", "32", "--batch-size", "16", "--photos", "extended", "--schedule", "minutes",
+          "--minutes", "5", "--workers", "2", "--clip-fraction", "0.5", "--name", "tiny_unet"])
+    record = json.loads((tmp_path / "data" / "weights" / "tiny_unet.json").read_text())
+    assert record["builder"] == "utils.denoising.models:drunet"
+    assert record["builder_kwargs"] == {"channels": [4, 8], "blocks": 1}
+    assert record["epochs"] == 3 and record["samples_seen"] == 96
+    assert record["train_photos"][-3:] == ["grace_hopper", "china", "flower"]
+    assert record["noise_level"].startswith("told the true sigma") and "cosine over 5" in record["schedule"]
+    assert "psnr_s25_test_mean_unclipped" in record["final_metrics"]
+    model = load_checkpoint("tiny_unet", directory=tmp_path / "data" / "weights")
+    assert len(model.inputs) == 2
+    assert "epoch 3/3: lr " in capsys.readouterr().out
+
+
+def test_bad_training_options_are_refused(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["drunet", "--schedule", "minutes"])
+    assert "--schedule minutes needs --minutes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["dncnn", "--channels", "32", "64"])
+    assert "dncnn takes one width" in capsys.readouterr().err

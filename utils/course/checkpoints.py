@@ -49,10 +49,11 @@ def read_provenance(name: str, directory: Path | None = None) -> dict[str, Any]:
 
 def builders() -> dict[str, Callable[..., keras.Model]]:
     """The model builders a checkpoint may name: a fixed table, so that a data file never chooses code to run."""
-    from utils.denoising.models import dncnn, lecture_autoencoder
+    from utils.denoising.models import dncnn, drunet, lecture_autoencoder
     from utils.detection.rcnn import faster_rcnn, mask_rcnn
 
-    return {"utils.denoising.models:dncnn": dncnn, "utils.denoising.models:lecture_autoencoder": lecture_autoencoder,
+    return {"utils.denoising.models:dncnn": dncnn, "utils.denoising.models:drunet": drunet,
+            "utils.denoising.models:lecture_autoencoder": lecture_autoencoder,
             "utils.detection.rcnn:faster_rcnn": faster_rcnn, "utils.detection.rcnn:mask_rcnn": mask_rcnn}
 
 

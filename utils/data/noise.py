@@ -24,12 +24,15 @@ def add_gaussian_noise(image: np.ndarray, sigma: float, rng: np.random.Generator
     return np.clip(noisy, 0.0, 1.0) if clip else noisy
 
 
-def add_blind_noise(clean: np.ndarray, sigma_max: float, rng: np.random.Generator | int | None = None,
-                    clip: bool | float = True) -> np.ndarray:
+def add_blind_noise(
+    clean: np.ndarray, sigma_max: float, rng: np.random.Generator | int | None = None, clip: bool | float = True,
+    return_sigma: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Noisy copies of a batch (N, ...) of images, each with its own sigma ~ U[0, sigma_max] (blind training).
 
     clip: True clips every noisy image to [0, 1] (an 8-bit camera's protocol), False none (the literature's);
     a number in [0, 1] clips that fraction of the images, drawn at random, so one model learns both protocols.
+    return_sigma: also return each image's sigma on the 0-255 scale, shape (N,), for a model told the noise level.
     """
     batch = as_image_array(clean, "clean", (3, 4))
     number_in(sigma_max, "sigma_max", 1, note="a noise level on the 0-255 scale")
@@ -39,6 +42,8 @@ def add_blind_noise(clean: np.ndarray, sigma_max: float, rng: np.random.Generato
     sigmas = rng.uniform(0.0, sigma_max, size=(len(batch),) + (1,) * (batch.ndim - 1)) / 255.0
     noisy = batch + rng.normal(size=batch.shape).astype(np.float32) * sigmas.astype(np.float32)
     if isinstance(clip, (bool, np.bool_)):  # no extra random draw: the same seed gives the same noise as ever
-        return np.clip(noisy, 0.0, 1.0) if clip else noisy
-    clipped = (rng.random(len(batch)) < clip).reshape((len(batch),) + (1,) * (batch.ndim - 1))
-    return np.where(clipped, np.clip(noisy, 0.0, 1.0), noisy)
+        noisy = np.clip(noisy, 0.0, 1.0) if clip else noisy
+    else:
+        clipped = (rng.random(len(batch)) < clip).reshape((len(batch),) + (1,) * (batch.ndim - 1))
+        noisy = np.where(clipped, np.clip(noisy, 0.0, 1.0), noisy)
+    return (noisy, (sigmas.reshape(-1) * 255.0).astype(np.float32)) if return_sigma else noisy

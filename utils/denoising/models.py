@@ -1,12 +1,14 @@
-"""The course's denoising networks: the lecture's autoencoder and DnCNN, and how to run one on a whole image."""
+"""The course's denoising networks: the lecture's autoencoder, DnCNN, a DRUNet-style residual U-Net, and how to run
+one on a whole image."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from utils.course.checks import as_image_array, positive_int
+from utils.course.checks import as_image_array, number_in, positive_int
 from utils.nn.blocks import conv_bn_act
 
 if TYPE_CHECKING:
@@ -64,15 +66,89 @@ def dncnn(depth: int = 17, channels: int = 64, residual: bool = True, image_chan
     return keras.Model(noisy, out, name=name)
 
 
-def denoise_image(model: keras.Model, image: np.ndarray, multiple: int = 4, batch_size: int = 1) -> np.ndarray:
+def noise_level_map(noisy: keras.KerasTensor, level: keras.KerasTensor) -> keras.KerasTensor:
+    """FFDNet's noise-level map: each image's sigma (0-1 scale, shape (N, 1)) spread over its pixels, (N, H, W, 1)."""
+    from keras import ops
+
+    return ops.ones_like(noisy[..., :1]) * ops.reshape(level, (-1, 1, 1, 1))
+
+
+def drunet(channels: tuple[int, ...] | list[int] = (32, 64, 128, 192), blocks: int = 2,
+           image_channels: int = 1) -> keras.Model:
+    """A small residual U-Net denoiser in the spirit of DRUNet (Zhang et al. 2021), told the noise level as FFDNet is.
+
+    Inputs: the noisy image (N, H, W, C) and its noise level sigma / 255 (N, 1), which becomes a
+    constant map beside the image (FFDNet). Each scale has `blocks` residual blocks (conv-ReLU-conv
+    plus identity, no batch norm, no biases, as DRUNet); a 2x2 stride-2 convolution goes down a
+    scale and a 2x2 stride-2 transposed convolution comes back up, where the encoder's features
+    are added. Like DnCNN it predicts the noise and returns noisy - noise. Sides must be
+    multiples of 2 ** (len(channels) - 1); `denoise_image` pads to that.
+    """
+    import keras
+    from keras import layers
+
+    channels = [positive_int(c, f"channels[{i}]") for i, c in enumerate(channels)]
+    blocks = positive_int(blocks, "blocks")
+    if len(channels) < 2:
+        raise ValueError(f"channels={channels}: expected at least two scales")
+    noisy = keras.Input(shape=(None, None, image_channels), name="noisy")
+    level = keras.Input(shape=(1,), name="noise_level")
+    level_map = layers.Lambda(lambda t: noise_level_map(*t), name="noise_level_map")([noisy, level])
+    x = layers.Concatenate()([noisy, level_map])
+    conv = {"padding": "same", "use_bias": False}
+
+    def res_block(x, c):
+        # the second convolution starts at zero, so every block starts as the identity (no norm layers to tame it)
+        y = layers.Conv2D(c, 3, activation="relu", **conv)(x)
+        return layers.Add()([x, layers.Conv2D(c, 3, kernel_initializer="zeros", **conv)(y)])
+
+    x = layers.Conv2D(channels[0], 3, **conv)(x)
+    skips = []
+    for c, c_next in zip(channels[:-1], channels[1:]):
+        for _ in range(blocks):
+            x = res_block(x, c)
+        skips.append(x)
+        x = layers.Conv2D(c_next, 2, strides=2, **conv)(x)
+    for _ in range(blocks):
+        x = res_block(x, channels[-1])
+    for c, skip in zip(channels[-2::-1], skips[::-1]):
+        x = layers.Add()([layers.Conv2DTranspose(c, 2, strides=2, use_bias=False)(x), skip])
+        for _ in range(blocks):
+            x = res_block(x, c)
+    # float32 at the end, so that under mixed precision the subtraction keeps the image's precision
+    noise = layers.Conv2D(image_channels, 3, kernel_initializer="zeros", dtype="float32", name="noise", **conv)(x)
+    out = layers.Subtract(dtype="float32", name="denoised")([noisy, noise])
+    return keras.Model([noisy, level], out, name=f"drunet_{'-'.join(map(str, channels))}x{blocks}")
+
+
+def size_multiple(model: keras.Model) -> int:
+    """What the sides of a model's input must divide by: 2 ** (number of stride-2 poolings and convolutions)."""
+    from keras import layers
+
+    downs = [la for la in model.layers if isinstance(la, (layers.MaxPooling2D, layers.AveragePooling2D, layers.Conv2D))
+             and not isinstance(la, layers.Conv2DTranspose) and max(la.strides) > 1]
+    return 2 ** len(downs)
+
+
+def denoise_image(model: keras.Model, image: np.ndarray, multiple: int = 4, batch_size: int = 1,
+                  sigma: float | None = None) -> np.ndarray:
     """Apply a fully convolutional model to a whole image: (H, W) grey, (H, W, C), or a batch (N, H, W, C).
 
-    The image is padded by reflection to a multiple of `multiple` (2 ** number of poolings) and
-    the result cropped back, so any size works.
+    The image is padded by reflection to a multiple of `multiple` and of what the model's
+    downsampling needs (`size_multiple`), and the result cropped back, so any size works. A model
+    told the noise level (two inputs, as `drunet`) needs sigma on the 0-255 scale; a blind one takes none.
     """
     arr = as_image_array(image, "image", (2, 3, 4), in_unit_range=False)
     single = arr.ndim < 4
-    channels_in = model.input_shape[-1]
+    told = len(model.inputs) == 2
+    if told and sigma is None:
+        raise ValueError(f"sigma=None: model {model.name!r} is told the noise level, expected sigma on the 0-255 scale")
+    if not told and sigma is not None:
+        raise ValueError(f"sigma={sigma!r}: model {model.name!r} is blind (one input), expected sigma=None")
+    if told:
+        sigma = number_in(sigma, "sigma", 0, note="the noise level on the 0-255 scale, e.g. 25")
+    multiple = math.lcm(positive_int(multiple, "multiple"), size_multiple(model))
+    channels_in = model.inputs[0].shape[-1]
     if arr.ndim == 2:
         arr = arr[..., None]
     batch = arr[None] if arr.ndim == 3 else arr
@@ -81,6 +157,7 @@ def denoise_image(model: keras.Model, image: np.ndarray, multiple: int = 4, batc
     h, w = batch.shape[1:3]
     ph, pw = (-h) % multiple, (-w) % multiple
     padded = np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
-    out = np.asarray(model.predict(padded, batch_size=batch_size, verbose=0))[:, :h, :w]
+    x = [padded, np.full((len(padded), 1), sigma / 255.0, np.float32)] if told else padded
+    out = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))[:, :h, :w]
     out = out[0] if single else out
     return out[..., 0] if np.asarray(image).ndim == 2 else out

@@ -11,6 +11,7 @@ import argparse
 import shlex
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -19,6 +20,7 @@ def evaluate(model, color: str, sigmas=(15, 25, 50), seed: int = 0) -> dict[str,
     """Mean PSNR over the held-out photos at each sigma, noise clipped to [0, 1] and not (suffix _unclipped).
 
     Grey photos; an RGB model sees them replicated to three channels and its output is averaged back.
+    A model told the noise level (drunet) is told the true sigma, as BM3D is.
     """
     from utils.data.noise import add_gaussian_noise
     from utils.data.photos import TEST_PHOTOS, load_photo
@@ -33,7 +35,7 @@ def evaluate(model, color: str, sigmas=(15, 25, 50), seed: int = 0) -> dict[str,
                 clean = load_photo(name, "gray")
                 noisy = add_gaussian_noise(clean, s, rng=seed * 1000 + i, clip=clip)
                 x = noisy if color == "gray" else np.repeat(noisy[..., None], 3, axis=-1)
-                y = denoise_image(model, x)
+                y = denoise_image(model, x, sigma=s if len(model.inputs) == 2 else None)
                 scores.append(psnr(clean, y if color == "gray" else y.mean(axis=-1)))
             out[f"psnr_s{s}_test_mean{suffix}"] = round(float(np.mean(scores)), 3)
     return out
@@ -42,10 +44,22 @@ def evaluate(model, color: str, sigmas=(15, 25, 50), seed: int = 0) -> dict[str,
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and train one checkpoint."""
     parser = argparse.ArgumentParser(prog="python -m utils.train", description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=["dncnn", "autoencoder"])
+    parser.add_argument("model", choices=["dncnn", "drunet", "autoencoder"])
     parser.add_argument("--depth", type=int, default=17, help="DnCNN depth")
-    parser.add_argument("--channels", type=int, default=64, help="DnCNN width")
-    parser.add_argument("--patch", type=int, default=None, help="training patch side (40 DnCNN, 32 autoencoder)")
+    parser.add_argument("--channels", type=int, nargs="+", default=None,
+                        help="DnCNN width (default 64); drunet: the widths of its scales (default 32 64 128 192)")
+    parser.add_argument("--blocks", type=int, default=2, help="drunet: residual blocks per scale and side")
+    parser.add_argument("--patch", type=int, default=None, help="training patch side (40 DnCNN, 32 autoencoder, "
+                        "96 drunet)")
+    parser.add_argument("--photos", choices=["course", "extended"], default="course",
+                        help="train on TRAIN_PHOTOS, or on them plus EXTRA_TRAIN_PHOTOS (utils.data.photos)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="train in bfloat16 with float32 weights (for a GPU); the checkpoint is float32 either way")
+    parser.add_argument("--schedule", choices=["epochs", "minutes"], default="epochs",
+                        help="cosine learning rate over the planned epochs, or over --minutes (set at each epoch)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="0: draw each epoch's patches and noise in turn (the recorded runs); N > 0: draw the "
+                             "next epoch in the background while this one trains, its noise in N threads")
     parser.add_argument("--patches-per-epoch", type=int, default=8192)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -61,30 +75,42 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     command = "python -m utils.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
+    if args.schedule == "minutes" and not args.minutes:
+        parser.error("--schedule minutes needs --minutes")
+    if args.model != "drunet" and args.channels is not None and len(args.channels) != 1:
+        parser.error(f"--channels {' '.join(map(str, args.channels))}: {args.model} takes one width")
+
     from utils.course.session import device_description, quiet_tensorflow
 
     quiet_tensorflow()
     import keras
 
-    from utils.course.checkpoints import load_checkpoint, read_provenance, save_checkpoint
+    from utils.course.checkpoints import build_from_provenance, load_checkpoint, read_provenance, save_checkpoint
     from utils.data.noise import add_blind_noise
     from utils.data.patches import sample_patches
-    from utils.data.photos import TRAIN_PHOTOS, load_photo
-    from utils.denoising.models import dncnn, lecture_autoencoder
+    from utils.data.photos import EXTRA_TRAIN_PHOTOS, TRAIN_PHOTOS, load_photo
+    from utils.denoising.models import dncnn, drunet, lecture_autoencoder
     from utils.denoising.quality import psnr_from_mse
     from utils.nn.training import train
 
     keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.config.set_dtype_policy("mixed_bfloat16")
     rng = np.random.default_rng(args.seed)
-    color = "gray" if args.model == "dncnn" else "rgb"
-    patch = args.patch or (40 if args.model == "dncnn" else 32)
+    color = "rgb" if args.model == "autoencoder" else "gray"
+    patch = args.patch or {"dncnn": 40, "drunet": 96, "autoencoder": 32}[args.model]
     if args.model == "dncnn":
-        kwargs = {"depth": args.depth, "channels": args.channels}
+        kwargs = {"depth": args.depth, "channels": (args.channels or [64])[0]}
         model, builder = dncnn(**kwargs), "utils.denoising.models:dncnn"
+    elif args.model == "drunet":
+        kwargs = {"channels": args.channels or [32, 64, 128, 192], "blocks": args.blocks}
+        model, builder = drunet(**kwargs), "utils.denoising.models:drunet"
     else:
         kwargs = {"input_shape": [None, None, 3]}
         model, builder = lecture_autoencoder(tuple(kwargs["input_shape"])), "utils.denoising.models:lecture_autoencoder"
-    photos = [load_photo(n, color) for n in TRAIN_PHOTOS]
+    told = args.model == "drunet"      # the model is told each image's sigma
+    train_photos = TRAIN_PHOTOS + (EXTRA_TRAIN_PHOTOS if args.photos == "extended" else ())
+    photos = [load_photo(n, color) for n in train_photos]
     # Rescaled copies (as in the DnCNN paper) give more scales of texture from few photos.
     from skimage.transform import rescale
 
@@ -93,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     val_clean = sample_patches(photos, 256, 64, rng=12345)
     if color == "gray":
         val_clean = val_clean[..., None]
-    val_noisy = add_blind_noise(val_clean, args.sigma_max, rng=54321)
+    val_noisy, val_sigma = add_blind_noise(val_clean, args.sigma_max, rng=54321, return_sigma=True)
+    val_x = [val_noisy, val_sigma[:, None] / 255.0] if told else val_noisy
 
     # 1 and 0 keep the old protocols exactly (no extra random draw); in between, a fraction is clipped
     clip = True if args.clip_fraction == 1 else False if args.clip_fraction == 0 else args.clip_fraction
@@ -105,10 +132,29 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resuming {name} after {before['epochs']} epochs: {before['command']}", flush=True)
     t0 = time.time()
 
-    def epoch_pairs(epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    def draw_pairs(epoch: int) -> tuple:
         clean = sample_patches(photos, args.patches_per_epoch, patch, rng=rng)
         clean = clean[..., None] if color == "gray" else clean
-        return add_blind_noise(clean, args.sigma_max, rng, clip=clip), clean
+        if not args.workers:
+            noisy, sigma = add_blind_noise(clean, args.sigma_max, rng, clip=clip, return_sigma=True)
+        else:  # the noise in chunks, each from its own generator, in threads (NumPy draws without the GIL)
+            chunks = np.array_split(np.arange(len(clean)), args.workers)
+            drawn = list(pool.map(lambda c, g: add_blind_noise(clean[c], args.sigma_max, g, clip=clip,
+                                                                return_sigma=True), chunks, rng.spawn(len(chunks))))
+            noisy, sigma = np.concatenate([d[0] for d in drawn]), np.concatenate([d[1] for d in drawn])
+        return ([noisy, sigma[:, None] / 255.0] if told else noisy), clean
+
+    pool = ThreadPoolExecutor(max(args.workers, 1))
+    ahead = ThreadPoolExecutor(1)
+    pending = {}
+
+    def epoch_pairs(epoch: int) -> tuple:
+        if not args.workers:
+            return draw_pairs(epoch)
+        # the next epoch's pairs are drawn in the background while this one trains
+        pairs = pending.pop(epoch).result() if epoch in pending else draw_pairs(epoch)
+        pending[epoch + 1] = ahead.submit(draw_pairs, epoch + 1)
+        return pairs
 
     def provenance(epochs_run: int, val_mse: float) -> dict:
         # a resumed checkpoint is reproduced by running its commands in order
@@ -119,8 +165,12 @@ def main(argv: list[str] | None = None) -> None:
             "sigma_train": f"uniform [0, {args.sigma_max:g}] (blind), " + (
                 "noisy clipped to [0, 1]" if clip is True else "noisy not clipped" if clip is False
                 else f"{clip:.0%} of the noisy patches clipped to [0, 1]"),
-            "train_photos": list(TRAIN_PHOTOS), "wall_s": round(before["wall_s"] + time.time() - t0, 1),
+            "train_photos": list(train_photos), "wall_s": round(before["wall_s"] + time.time() - t0, 1),
             "device": device_description(), "backend": keras.backend.backend(), "keras": keras.__version__,
+            **({"precision": "mixed_bfloat16 (bfloat16 compute, float32 weights)"} if args.mixed_precision else {}),
+            **({"noise_level": "told the true sigma (FFDNet's noise-level map)"} if told else {}),
+            **({"schedule": f"cosine over {args.minutes:g} minutes, set at each epoch"}
+               if args.schedule == "minutes" else {}),
             "final_metrics": {"val_psnr_db": round(psnr_from_mse(val_mse), 3)},
         }
 
@@ -129,14 +179,30 @@ def main(argv: list[str] | None = None) -> None:
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = logs or {}
-            print(f"epoch {epoch + 1}/{args.epochs}: loss {logs['loss']:.5f}, val PSNR "
+            print(f"epoch {epoch + 1}/{args.epochs}: lr {float(self.model.optimizer.learning_rate):.2e}, "
+                  f"loss {logs['loss']:.5f}, val PSNR "
                   f"{psnr_from_mse(logs['val_loss']):.2f} dB, {(time.time() - t0) / 60:.1f} min", flush=True)
             save_checkpoint(model, name, builder, kwargs, provenance(epoch + 1, logs["val_loss"]))
 
+    class CosineOverMinutes(keras.callbacks.Callback):
+        """The cosine learning rate as a function of the time spent, not of the step, set at each epoch."""
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            done = min((time.time() - t0) / (args.minutes * 60), 1.0)
+            self.model.optimizer.learning_rate = args.lr * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * done)))
+
     print(f"{model.name}: {model.count_params():,} parameters; {len(photos)} training images; {command}", flush=True)
+    timed = args.schedule == "minutes"
     run = train(model, epoch_pairs, loss="mse", epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                alpha=0.01, clipnorm=1.0, validation_data=(val_noisy, val_clean), callbacks=[SaveEveryEpoch()],
+                schedule="constant" if timed else "cosine", alpha=0.01, clipnorm=1.0,
+                validation_data=(val_x, val_clean), callbacks=[SaveEveryEpoch(), *([CosineOverMinutes()] * timed)],
                 max_seconds=args.minutes * 60 if args.minutes else None)
+    pool.shutdown(cancel_futures=True)
+    ahead.shutdown(cancel_futures=True)
+    if args.mixed_precision:  # evaluate in float32, as the checkpoint is used everywhere else
+        keras.config.set_dtype_policy("float32")
+        trained, model = model, build_from_provenance({"builder": builder, "builder_kwargs": kwargs})
+        model.set_weights(trained.get_weights())
     record = provenance(run.epochs, run.last("val_loss"))
     record["final_metrics"].update(evaluate(model, color))
     save_checkpoint(model, name, builder, kwargs, record)
