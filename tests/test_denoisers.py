@@ -158,6 +158,8 @@ def test_denoise_image_pads_for_the_model_and_needs_sigma_exactly_when_the_model
         denoise_image(dncnn(3, 4), image, sigma=25)
     with pytest.raises(ValueError, match="sigma=-1"):
         denoise_image(model, image, sigma=-1)
+    with pytest.raises(ValueError, match="sigma=0.1: expected sigma on the 0-255 scale"):
+        denoise_image(model, image, sigma=0.1)
 
 
 def test_the_shipped_drunet_gives_under_tensorflow_what_it_gave_where_it_was_trained():

@@ -147,6 +147,8 @@ def denoise_image(model: keras.Model, image: np.ndarray, multiple: int = 4, batc
         raise ValueError(f"sigma={sigma!r}: model {model.name!r} is blind (one input), expected sigma=None")
     if told:
         sigma = number_in(sigma, "sigma", 0, note="the noise level on the 0-255 scale, e.g. 25")
+        if 0 < sigma < 1:
+            raise ValueError(f"sigma={sigma!r}: expected sigma on the 0-255 scale (e.g. 25), not the 0-1 scale")
     multiple = math.lcm(positive_int(multiple, "multiple"), size_multiple(model))
     channels_in = model.inputs[0].shape[-1]
     if arr.ndim == 2:
