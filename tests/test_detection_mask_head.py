@@ -59,6 +59,8 @@ def test_bad_inputs_are_named():
         mask_targets(gt_boxes, gt_labels, gt_boxes, gt_labels, gt_masks[0])
     with pytest.raises(ValueError, match="size=0"):
         mask_targets(gt_boxes, gt_labels, gt_boxes, gt_labels, gt_masks, size=0)
+    with pytest.raises(ValueError, match=r"gt_masks has shape \(1, 1, 48, 48\) and gt_boxes \(1, 2, 4\)"):
+        mask_targets(gt_boxes, gt_labels, gt_boxes, gt_labels, gt_masks[:, :1])
     with pytest.raises(ValueError, match=r"expected \(N, m, m\) and \(N, 4\)"):
         paste_masks(np.ones((2, 4, 4)), np.zeros((1, 4)), (48, 48))
     with pytest.raises(ValueError, match="threshold=2"):

@@ -85,6 +85,21 @@ def test_bad_arguments_are_named():
         RCNN(image_size=60)
     with pytest.raises(ValueError, match="roi_positive_fraction"):
         RCNN(roi_positive_fraction=0.0)
-    model = small(False)
+    model = small(True)
     with pytest.raises(ValueError, match=r"images has shape \(2, 32, 32, 3\): expected \(n, 64, 64, 3\)"):
         detect_scenes(model, np.zeros((2, 32, 32, 3), np.uint8))
+    boxes, labels = np.zeros((1, 1, 4), np.float32), np.ones((1, 1), np.int32)
+    with pytest.raises(ValueError, match=r"masks has shape \(1, 1, 32, 32\): expected \(B, M, 64, 64\)"):
+        model.compute_losses(np.zeros((1, 64, 64, 3), np.uint8),
+                             {"boxes": boxes, "labels": labels, "masks": np.zeros((1, 1, 32, 32), bool)})
+
+
+def test_no_proposals_give_no_detections():
+    from utils.detection.roi_heads import detect
+
+    rois, logits = np.zeros((1, 4, 4), np.float32), np.zeros((1, 4, 3), np.float32)
+    logits[..., 1] = 10.0                                          # confident objects, but in padding rows
+    out = detect(rois + [0, 0, 8, 8], logits, np.zeros((1, 4, 2, 4), np.float32), (16, 16), valid=[0])
+    assert int(out["valid"][0]) == 0
+    assert int(detect(rois + [0, 0, 8, 8], logits, np.zeros((1, 4, 2, 4), np.float32), (16, 16),
+                      valid=[1])["valid"][0]) == 1

@@ -96,7 +96,7 @@ def test_layers_run_batched_inside_a_model():
     model = keras.Model([features, boxes], [aligned, pooled])
     rng = np.random.default_rng(4)
     f = rng.random((2, 16, 16, 8)).astype(np.float32)
-    b = np.sort(rng.uniform(0, 32, (2, 5, 2, 2)), axis=2).transpose(0, 1, 3, 2).reshape(2, 5, 4).astype(np.float32)
+    b = np.sort(rng.uniform(0, 32, (2, 5, 2, 2)), axis=2).reshape(2, 5, 4).astype(np.float32)  # (x1, y1, x2, y2)
     a, p = model.predict([f, b], verbose=0)
     assert a.shape == (2, 5, 3, 3, 8) and p.shape == (2, 5, 2, 2, 8)
     np.testing.assert_allclose(a, roi_align(f, b, 3, spatial_scale=0.5), atol=1e-6)
@@ -115,3 +115,14 @@ def test_bad_inputs_are_named():
                           (lambda: roi_align(f, b, sampling_ratio=0), "sampling_ratio=0")):
         with pytest.raises(ValueError, match=message):
             call()
+
+
+def test_boxes_outside_the_map_read_zeros_and_inverted_or_no_boxes_are_handled():
+    f = ramp() + 1.0                                                  # no zero inside the map
+    outside = np.array([[[40, 40, 56, 56], [-30, -30, -10, -10]]], np.float32)   # beyond the 8 x 8 map
+    assert np.all(roi_align(f, outside, 2) == 0) and np.all(roi_pool(f, outside, 2) == 0)
+    half = roi_pool(f, np.array([[[4, 0, 12, 8]]], np.float32), (1, 2))           # right half outside
+    assert half[0, 0, 0, 0, 0] > 0 and half[0, 0, 0, 1, 0] == 0
+    assert roi_align(f, np.zeros((1, 0, 4), np.float32), 3).shape == (1, 0, 3, 3, 2)
+    with pytest.raises(ValueError, match=r"1 box\(es\) with x2 < x1 or y2 < y1, the first \[4.0, 0.0, 2.0, 8.0\]"):
+        roi_align(f, np.array([[[0, 0, 8, 8], [4, 0, 2, 8]]], np.float32))

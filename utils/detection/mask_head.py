@@ -31,6 +31,10 @@ def mask_targets(rois, labels, gt_boxes, gt_labels, gt_masks, size: int = 14, io
     masks = as_float_tensor(gt_masks, "gt_masks")
     if len(masks.shape) != 4:
         raise ValueError(f"gt_masks has shape {tuple(masks.shape)}: expected (B, M, H, W) instance masks")
+    m_boxes = tuple(K.convert_to_tensor(gt_boxes).shape)[:2]
+    if None not in m_boxes and None not in masks.shape[:2] and tuple(masks.shape[:2]) != m_boxes:
+        raise ValueError(f"gt_masks has shape {tuple(masks.shape)} and gt_boxes {m_boxes + (4,)}: expected one mask "
+                         "per box, (B, M, H, W) and (B, M, 4)")
     matched = K.maximum(K.convert_to_tensor(match_anchors(rois, gt_boxes, gt_labels, iou_threshold, iou_threshold,
                                                           best_anchor_for_each_gt=False)), 0)       # (B, S)
     projected = roi_align(K.transpose(masks, (0, 2, 3, 1)), rois, size, sampling_ratio=2)    # (B, S, m, m, M)

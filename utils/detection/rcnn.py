@@ -141,6 +141,11 @@ class RCNN(keras.Model):
         gt_boxes = K.cast(targets["boxes"], "float32")
         gt_labels = K.cast(targets["labels"], "int32")
         size = (self.image_size, self.image_size)
+        if tuple(images.shape[1:3]) != size:
+            raise ValueError(f"images has shape {tuple(images.shape)}: expected (B, {size[0]}, {size[1]}, 3)")
+        if self.masks and tuple(targets["masks"].shape[2:]) != size:
+            raise ValueError(f"masks has shape {tuple(targets['masks'].shape)}: expected (B, M, {size[0]}, {size[1]}), "
+                             "one mask of the image's size per box")
         features = self.backbone(images, training=training)
         logits, deltas = self.rpn(features, training=training)
         objectness, rpn_deltas = rpn_targets(self.anchors, gt_boxes, gt_labels, self.rpn_samples,

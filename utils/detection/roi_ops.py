@@ -18,6 +18,11 @@ compiled code, and pass gradients to the features.
   is the original Mask R-CNN convention (and a box is then at least one cell wide). torchvision's
   adaptive sampling (sampling_ratio <= 0: ceil(box / bins) points, different for every box) has no
   fixed shape, so a positive sampling_ratio is required here.
+
+Edge cases, tested: a box partly or wholly outside the map reads zeros there (RoIAlign: samples
+more than one cell outside are 0, as torchvision's; RoI pooling: a bin with no cell inside is 0);
+R = 0 boxes give (B, 0, P_h, P_w, C); NumPy boxes with x2 < x1 or y2 < y1 are refused (inside
+compiled code values cannot be checked, and such a box samples its bins in mirrored order).
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ import math
 import keras
 import keras.ops as K
 
-from utils.course.checks import as_float_tensor, numpy_like, positive_float, positive_int
+import numpy as np
+
+from utils.course.checks import as_float_tensor, is_array_like, numpy_like, positive_float, positive_int
 
 
 def _inputs(features, boxes, output_size, spatial_scale):
@@ -40,6 +47,12 @@ def _inputs(features, boxes, output_size, spatial_scale):
         raise ValueError(f"boxes has shape {tuple(b.shape)}: expected (B, R, 4), R boxes per image")
     if f.shape[0] is not None and b.shape[0] is not None and f.shape[0] != b.shape[0]:
         raise ValueError(f"features hold {f.shape[0]} images and boxes {b.shape[0]}: expected one box set per image")
+    if is_array_like(boxes):  # values known here (inside compiled code they are not: see the module docstring)
+        corners = np.asarray(boxes, np.float32).reshape(-1, 4)
+        inverted = np.flatnonzero((corners[:, 2] < corners[:, 0]) | (corners[:, 3] < corners[:, 1]))
+        if inverted.size:
+            raise ValueError(f"boxes has {inverted.size} box(es) with x2 < x1 or y2 < y1, the first "
+                             f"{corners[inverted[0]].tolist()}: expected (x1, y1, x2, y2) with x2 >= x1, y2 >= y1")
     b = K.cast(b, f.dtype)  # positions and interpolation weights in the features' precision
     size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
     if len(size) != 2:
