@@ -31,7 +31,6 @@ import math
 
 import keras
 import keras.ops as K
-
 import numpy as np
 
 from utils.course.checks import as_float_tensor, is_array_like, numpy_like, positive_float, positive_int
