@@ -103,6 +103,18 @@ def test_a_failing_cell_is_named(tmp_path, monkeypatch):
         course.execute("00_setup", quick=True, params={})
 
 
+def test_a_cell_past_the_time_limit_is_named_with_the_limit(tmp_path, monkeypatch):
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(
+        "import time\ntime.sleep(30)")], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                  "language": "python"}})
+    nbformat.write(nb, nb_dir / "00_setup.ipynb")
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    with pytest.raises(SystemExit, match=r"00_setup: cell 1 ran past the limit of 2 s per cell \(--timeout\)"):
+        course.execute("00_setup", quick=True, params={}, timeout=2)
+
+
 def test_no_notebook_code_cell_is_longer_than_a_slide():
     long_cells = []
     for path in sorted((repo_root() / "notebooks").glob("*.ipynb")):

@@ -101,7 +101,7 @@ def execute(name: str, quick: bool, params: dict[str, object], timeout: int = 18
     """Run one notebook from a fresh kernel; return its wall time. Writes it where the mode says."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     source = notebooks_dir() / f"{name}.ipynb"
     nb = nbformat.read(source, as_version=4)
@@ -109,12 +109,20 @@ def execute(name: str, quick: bool, params: dict[str, object], timeout: int = 18
     os.environ["COURSE_QUICK"] = "1" if quick else "0"
     # a run with overridden parameters records its figures in .scratch/, never over the committed results/
     os.environ[OVERRIDES_ENV] = "1" if params else "0"
+    # the kernel's own log only at ERROR: its "running over TCP without encryption" warning (a local
+    # kernel on the loopback interface) is noise on every run; the notebook's warnings still reach its outputs
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(notebooks_dir())}})
+    running = {"cell": None}
+    client.on_cell_execute = lambda cell, cell_index: running.update(cell=cell_index)
     target = source if not quick and not params else scratch_dir() / "notebooks" / source.name
     t0 = time.perf_counter()
     try:
         client.execute()
+    except CellTimeoutError:
+        raise SystemExit(f"{name}: cell {running['cell']} ran past the limit of {timeout} s per cell "
+                         "(--timeout)") from None
     except CellExecutionError as err:
         failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
             o.get("output_type") == "error" for o in c.get("outputs", []))), None)
