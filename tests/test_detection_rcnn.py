@@ -57,8 +57,18 @@ def test_an_image_without_objects_trains_and_evaluates():
     assert float(losses["rpn_box"]) == 0.0 and float(losses["roi_box"]) == 0.0 and float(losses["mask"]) == 0.0
     assert float(losses["rpn_objectness"]) > 0.0 and float(losses["roi_class"]) > 0.0   # background is learnt
     dets = detect_scenes(model, empty.images)
-    ap = coco_map(empty.boxes, empty.labels, dets["boxes"], dets["scores"], dets["labels"], empty.class_names)
-    assert ap["map50"] in (0.0, -1.0) or np.isnan(ap["map50"])               # nothing to find: no AP to earn
+    with pytest.raises(ValueError, match="gt_boxes holds no object in its 4 images"):
+        coco_map(empty.boxes, empty.labels, dets["boxes"], dets["scores"], dets["labels"], empty.class_names)
+    # among images with objects, an empty image evaluates: its detections are false positives
+    mixed_gt = [np.array([[8, 8, 24, 24]], np.float32)] + list(empty.boxes)
+    mixed_labels = [np.array([1])] + list(empty.labels)
+    found = [np.array([[8, 8, 24, 24]], np.float32)] + [np.zeros((0, 4), np.float32)] * 4
+    false = [np.array([[8, 8, 24, 24]], np.float32)] + [np.array([[0, 0, 16, 16]], np.float32)] * 4
+    perfect = coco_map(mixed_gt, mixed_labels, found, [np.ones(len(f)) for f in found],
+                       [np.ones(len(f), int) for f in found], empty.class_names)
+    worse = coco_map(mixed_gt, mixed_labels, false, [np.array([0.9])] + [np.ones(1)] * 4,   # the false ones first
+                     [np.ones(len(f), int) for f in false], empty.class_names)
+    assert perfect["map50"] == pytest.approx(1.0) and worse["map50"] < 0.5
 
 
 def test_mask_ap_is_one_for_the_ground_truth_and_lower_for_shifted_masks(scenes):

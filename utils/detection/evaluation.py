@@ -101,8 +101,10 @@ def coco_map(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.ndarray], bo
 
     Returns {"map5095": AP@[.5:.95], "map50": AP@0.5, "map75": AP@0.75, "ap50_per_class": {name: AP@0.5},
     "precision50": the (101, C) interpolated precision at recall 0, 0.01, ..., 1 and IoU 0.5}. COCO's
-    rules apply: only an image's 100 highest-scoring detections count, and a class with no ground
-    truth is left out of the means; no detections at all score 0.
+    rules apply: in each image, only the 100 highest-scoring detections *of each class* count
+    (COCOeval's maxDets caps per image and category), and a class with no ground truth is left out
+    of the means; no detections at all score 0. Images without objects count (their detections are
+    false positives), but AP is undefined without any object at all: that is an error.
     """
     from pycocotools.cocoeval import COCOeval
 
@@ -110,6 +112,9 @@ def coco_map(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.ndarray], bo
         raise ValueError("masks and gt_masks: expected both (mask AP) or neither (box AP)")
     coco = coco_ground_truth(gt_boxes, gt_labels, class_names, gt_masks)
     n = len(coco.dataset["images"])
+    if not coco.dataset["annotations"]:
+        raise ValueError(f"gt_boxes holds no object in its {n} images: expected at least one (AP is undefined "
+                         "without ground truth)")
     labels = _per_image("labels", labels, n, "labels")
     cats = coco.getCatIds()
     for i, lab in enumerate(labels):
