@@ -195,3 +195,72 @@ def test_as_float_tensor_converts_to_float32_and_keeps_float_tensors():
 def test_as_float_tensor_names_bad_input(value, match):
     with pytest.raises(ValueError, match=match):
         as_float_tensor(value, "boxes", last_axis=4)
+
+
+def test_as_image_array_refuses_nan_and_inf_in_either_mode():
+    with pytest.raises(ValueError, match=r"image has 1 NaN or infinite value\(s\): expected floats in \[0, 1\]"):
+        as_image_array(np.array([[0.0, np.nan]]), "image", (2,))
+    with pytest.raises(ValueError, match=r"image has 1 NaN or infinite value\(s\): expected finite pixel values"):
+        as_image_array(np.array([[0.0, np.inf]]), "image", (2,), in_unit_range=False)
+
+
+def test_finite_in_whole_numbers_and_class_labels():
+    from utils.course.checks import class_labels, finite_in, whole_numbers
+
+    assert finite_in(np.zeros(0), "x", 0, 1, expected="e").size == 0
+    with pytest.raises(ValueError, match=r"x has values in \[-1, 2\]: expected e"):
+        finite_in(np.array([-1.0, 2.0]), "x", 0, 1, expected="e")
+    assert whole_numbers(np.array([2.0, 3.0]), "n", 0, expected="counts").dtype == np.int64
+    with pytest.raises(ValueError, match="n has fractional values such as 0.5: expected counts"):
+        whole_numbers(np.array([0.5]), "n", expected="counts")
+    assert class_labels(np.array([1, 3]), "lab", 3, first=1).tolist() == [1, 3]
+    with pytest.raises(ValueError, match=r"lab has labels in \[0, 3\]: expected labels in \[1, 3\] \(1..C\)"):
+        class_labels(np.array([0, 3]), "lab", 3, first=1, note="1..C")
+
+
+def test_xyxy_boxes():
+    from utils.course.checks import xyxy_boxes
+
+    assert xyxy_boxes([], "b").shape == (0, 4) and xyxy_boxes([0, 0, 1, 1], "b").shape == (1, 4)
+    for bad, match in (([[0, 0, 1]], r"b has shape \(1, 3\): expected \(N, 4\)"),
+                       ([[0, 0, 2, 2], [5, 0, 1, 1]], r"b has 1 box\(es\) with x2 < x1 or y2 < y1, the first "
+                                                      r"\[5.0, 0.0, 1.0, 1.0\]: expected finite"),
+                       ([[0, np.nan, 1, 1]], r"b has 1 box\(es\) with NaN or inf"),
+                       ([["a", 0, 1, 1]], "b=.*: expected an \\(N, 4\\) array")):
+        with pytest.raises(ValueError, match=match):
+            xyxy_boxes(bad, "b")
+
+
+def test_not_empty_rng_from_and_seed():
+    from utils.course.checks import not_empty, rng_from, seed
+
+    not_empty([1], "x", note="n")
+    with pytest.raises(ValueError, match="images is empty: nothing to show"):
+        not_empty(np.zeros((2, 0)), "images", note="nothing to show")
+    assert rng_from(3, "rng").integers(100) == np.random.default_rng(3).integers(100)
+    generator = np.random.default_rng(0)
+    assert rng_from(generator, "rng") is generator and seed(None, "seed") is None
+    for bad in (-1, 2.5, "a", True):
+        with pytest.raises(ValueError, match=f"seed={bad!r}: expected a non-negative integer"):
+            rng_from(bad, "seed")
+
+
+def test_divisible_sides():
+    from utils.course.checks import divisible_sides
+
+    assert divisible_sides((np.int64(8), None, 3), "s", 4, by="4", why="w") == (8, None, 3)
+    with pytest.raises(ValueError, match="s=\\(6, 8, 3\\): the height 6 is not divisible by 4; expected None or a "
+                                         "positive multiple of 4 w"):
+        divisible_sides((6, 8, 3), "s", 4, by="4", why="w")
+
+
+def test_concrete_array_is_none_inside_a_traced_function():
+    import tensorflow as tf
+
+    from utils.course.checks import concrete_array
+
+    assert concrete_array([1, 2]).tolist() == [1, 2]
+    assert concrete_array(tf.constant([1.0])).tolist() == [1.0]
+    seen = []
+    tf.function(lambda x: seen.append(concrete_array(x)) or x)(tf.zeros(2))
+    assert seen == [None]

@@ -41,24 +41,112 @@ def as_image_array(x: object, name: str, ndims: tuple[int, ...], in_unit_range: 
         ranks = " or ".join(map(str, ndims))
         raise ValueError(f"{name} has shape {arr.shape} (rank {arr.ndim}): expected rank {ranks}")
     arr = arr.astype(np.float32, copy=False)
-    if in_unit_range and arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
-        raise ValueError(
-            f"{name} has values in [{arr.min():.3g}, {arr.max():.3g}]: expected floats in [0, 1] "
-            "(convert with skimage.util.img_as_float32)"
-        )
+    if in_unit_range:
+        return finite_in(arr, name, 0.0, 1.0, expected="floats in [0, 1] (convert with skimage.util.img_as_float32)")
+    return finite_in(arr, name, expected="finite pixel values")
+
+
+def finite_in(arr: np.ndarray, name: str, low: float | None = None, high: float | None = None, *,
+              expected: str) -> np.ndarray:
+    """arr, checking that its values are finite and lie in [low, high] (an absent end is unbounded; empty passes)."""
+    if arr.size == 0:
+        return arr
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        count = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValueError(f"{name} has {count} NaN or infinite value(s): expected {expected}")
+    lo, hi = arr.min(), arr.max()
+    if (low is not None and lo < low) or (high is not None and hi > high):
+        raise ValueError(f"{name} has values in [{lo:.3g}, {hi:.3g}]: expected {expected}")
     return arr
+
+
+def whole_numbers(arr: np.ndarray, name: str, low: float | None = None, *, expected: str) -> np.ndarray:
+    """arr as int64, checking that its values are finite whole numbers >= low (floats such as 2.0 pass)."""
+    finite_in(arr, name, low, expected=expected)
+    if arr.size and arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+        raise ValueError(f"{name} has fractional values such as {arr[arr != np.round(arr)].flat[0]:.3g}: "
+                         f"expected {expected}")
+    return arr.astype(np.int64)
+
+
+def class_labels(arr: np.ndarray, name: str, n_classes: int, *, first: int = 0, note: str | None = None) -> np.ndarray:
+    """arr as int64 class labels, checking that every value is a whole number in first..first + n_classes - 1."""
+    last = first + n_classes - 1
+    labels = whole_numbers(arr, name, expected=f"integer labels in [{first}, {last}]{_note(note)}")
+    if labels.size and (labels.min() < first or labels.max() > last):
+        raise ValueError(f"{name} has labels in [{labels.min()}, {labels.max()}]: expected labels in "
+                         f"[{first}, {last}]{_note(note)}")
+    return labels
+
+
+def xyxy_boxes(boxes: object, name: str) -> np.ndarray:
+    """boxes as a float64 (N, 4) array of finite (x1, y1, x2, y2) corners with x2 >= x1 and y2 >= y1."""
+    try:
+        arr = np.asarray(boxes, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={_described(boxes)}: expected an (N, 4) array of (x1, y1, x2, y2)") from None
+    if arr.size == 0:
+        arr = arr.reshape(0, 4)
+    if arr.ndim not in (1, 2) or arr.shape[-1] != 4:
+        raise ValueError(f"{name} has shape {arr.shape}: expected (N, 4) boxes (x1, y1, x2, y2), or one box (4,)")
+    arr = arr.reshape(-1, 4)
+    for bad, what in ((~np.isfinite(arr).all(axis=1), "NaN or inf"),
+                      ((arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1]), "x2 < x1 or y2 < y1")):
+        if bad.any():
+            raise ValueError(f"{name} has {int(bad.sum())} box(es) with {what}, the first {arr[bad][0].tolist()}: "
+                             "expected finite (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1")
+    return arr
+
+
+def not_empty(value: object, name: str, *, note: str) -> None:
+    """Check that value (a sequence, or an array of any shape) holds at least one item."""
+    if (value.size if isinstance(value, np.ndarray) else len(value)) == 0:  # type: ignore[arg-type]
+        raise ValueError(f"{name} is empty: {note}")
+
+
+def rng_from(value: object, name: str) -> np.random.Generator:
+    """np.random.default_rng(value), checking that value is None, a seed (an int >= 0) or a NumPy Generator."""
+    if value is None or isinstance(value, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)):
+        return np.random.default_rng(value)
+    return np.random.default_rng(seed(value, name))
+
+
+def seed(value: object, name: str) -> int | None:
+    """value, checking that it is None or a seed: an int >= 0."""
+    return None if value is None else non_negative_int(value, name, note="a seed, or None for a random one")
+
+
+def divisible_sides(shape: object, name: str, multiple: int, *, by: str, why: str) -> tuple:
+    """shape as a tuple (H, W, C): H and W None or positive multiples of `multiple` (named `by`), C a positive int.
+
+    A model that downsamples by `multiple` would otherwise return a different size without a word.
+    """
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else None
+    if dims is None or len(dims) != 3:
+        raise ValueError(f"{name}={shape!r}: expected (height, width, channels), e.g. (None, None, 3)")
+    for axis, side in zip(("height", "width"), dims[:2]):
+        if side is not None and (not _is_int(side) or side <= 0 or side % multiple):
+            raise ValueError(f"{name}={shape!r}: the {axis} {side!r} is not divisible by {by}; expected None "
+                             f"or a positive multiple of {multiple} {why}")
+    if not _is_int(dims[2]) or dims[2] <= 0:
+        raise ValueError(f"{name}={shape!r}: expected a positive number of channels, got {dims[2]!r}")
+    return tuple(None if d is None else int(d) for d in dims)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def positive_int(value: object, name: str) -> int:
     """Return value as an int, checking that it is one and that it is > 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+    if not _is_int(value) or value <= 0:
         raise ValueError(f"{name}={value!r}: expected a positive integer")
     return int(value)
 
 
 def non_negative_int(value: object, name: str, *, note: str | None = None) -> int:
     """Return value as an int, checking that it is one and that it is >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+    if not _is_int(value) or value < 0:
         raise ValueError(f"{name}={_described(value)}: expected a non-negative integer{_note(note)}")
     return int(value)
 
@@ -136,6 +224,22 @@ def numpy_like(result: Any, *inputs: object) -> Any:
 
         return np.asarray(keras.ops.convert_to_numpy(result))
     return result
+
+
+def concrete_array(x: object) -> np.ndarray | None:
+    """x as a NumPy array when its values are known now (NumPy input, an eager tensor), None when it is symbolic.
+
+    Inside a traced training step (tf.function, jax.jit) a tensor has no values yet: checks of values are
+    then skipped, so they cost nothing in training and still catch a wrong call made by hand.
+    """
+    if is_array_like(x):
+        return np.asarray(x)
+    import keras
+
+    try:
+        return np.asarray(keras.ops.convert_to_numpy(x))
+    except (NotImplementedError, RuntimeError, TypeError, ValueError):  # a symbolic tensor or a tracer
+        return None
 
 
 def as_float_tensor(x: object, name: str, last_axis: int | None = None) -> Any:

@@ -29,15 +29,33 @@ import keras
 import numpy as np
 from keras import ops
 
-from utils.course.checks import number_in, one_of
+from utils.course.checks import class_labels, concrete_array, finite_in, not_empty, number_in, one_of
 
 _SMOOTH = 1.0
 Tensor = Any  # a NumPy array or a tensor of the Keras backend (TensorFlow, JAX or torch)
 
 
-def _check_options(spatial_dims: object, smooth: object) -> None:
+def _check_options(spatial_dims: object, smooth: object, **flags: object) -> None:
     one_of(spatial_dims, "spatial_dims", (1, 2, 3), note="2 for images, 3 for volumes")
     number_in(smooth, "smooth", 0, note="0 gives the exact Dice formula")
+    for name, flag in flags.items():  # per_image="no" would otherwise count as True
+        one_of(flag, name, (True, False))
+
+
+def _check_values(y_true, y_pred, n_classes: int | None) -> None:
+    """Refuse what is not probabilities and targets (a 0-255 image gives a Dice loss near 1 without a word).
+
+    Only values known now are checked (NumPy input, eager tensors), not those of a traced training step.
+    n_classes: the number of classes when y_true holds integer labels, None when it is a mask or one-hot.
+    """
+    p = concrete_array(y_pred)
+    if p is not None:
+        finite_in(p, "y_pred", 0, 1, expected="probabilities in [0, 1] (a sigmoid or softmax output, not logits)")
+    g = concrete_array(y_true)
+    if g is not None and n_classes is not None:
+        class_labels(g, "y_true", n_classes, note=f"integer labels of y_pred's {n_classes} classes")
+    elif g is not None:
+        finite_in(g, "y_true", 0, 1, expected="a binary mask or a one-hot target in [0, 1]")
 
 
 def _prepare(y_true, y_pred, spatial_dims: int):
@@ -58,7 +76,11 @@ def _prepare(y_true, y_pred, spatial_dims: int):
     n_channels = p.shape[-1]
     if len(g.shape) == rank:
         g = ops.expand_dims(g, -1)
-    if len(g.shape) == rank + 1 and g.shape[-1] == 1 and n_channels is not None and n_channels > 1:
+    sparse = len(g.shape) == rank + 1 and g.shape[-1] == 1 and n_channels is not None and n_channels > 1
+    _check_values(y_true, y_pred, n_channels if sparse else None)
+    if any(side == 0 for side in p.shape):
+        raise ValueError(f"y_pred has shape {given[1]}: expected at least one image and one pixel (no mean of nothing)")
+    if sparse:
         # Sparse integer labels: one-hot them, as SparseCategoricalCrossentropy would.
         labels = ops.cast(ops.squeeze(g, -1), "int32")
         g = ops.one_hot(labels, n_channels, dtype=keras.backend.standardize_dtype(p.dtype))
@@ -108,7 +130,7 @@ def soft_dice_loss(
     spatial_dims: int = 2,
 ) -> Tensor:
     """1 − Soft Dice, one value per image (shape (B,)) if per_image else one for the batch: a Keras loss function."""
-    _check_options(spatial_dims, smooth)
+    _check_options(spatial_dims, smooth, per_image=per_image, exclude_background=exclude_background)
     g, p = _prepare(y_true, y_pred, spatial_dims)
     # Per-image values, not their mean, so that Keras's reduction averages them and sample_weight weights images.
     return 1.0 - _dice_per_item(g, p, per_image, smooth, exclude_background)
@@ -125,7 +147,7 @@ def fg_bg_dice_loss(
     y_true: Tensor, y_pred: Tensor, per_image: bool = True, smooth: float = _SMOOTH, spatial_dims: int = 2
 ) -> Tensor:
     """1 − ½(D_fg + D_bg) for a binary mask, one value per image if per_image: the Deep BV loss as a Keras loss."""
-    _check_options(spatial_dims, smooth)
+    _check_options(spatial_dims, smooth, per_image=per_image)
     g, p = _two_channels(*_prepare(y_true, y_pred, spatial_dims))
     return 1.0 - _dice_per_item(g, p, per_image, smooth, exclude_background=False)
 
@@ -144,7 +166,7 @@ def dice_cross_entropy(
     smooth: float = _SMOOTH, exclude_background: bool = False, spatial_dims: int = 2,
 ) -> Tensor:
     """dice_weight·(1 − Soft Dice) + ce_weight·(pixel-mean cross-entropy), one value per image, as a Keras loss."""
-    _check_options(spatial_dims, smooth)
+    _check_options(spatial_dims, smooth, per_image=per_image, exclude_background=exclude_background)
     number_in(dice_weight, "dice_weight", 0)
     number_in(ce_weight, "ce_weight", 0)
     g, p = _prepare(y_true, y_pred, spatial_dims)
@@ -199,7 +221,8 @@ class _SegmentationLoss(keras.losses.Loss):
         for weight in ("dice_weight", "ce_weight"):
             if weight in options:
                 number_in(options[weight], weight, 0)
-        _check_options(options.get("spatial_dims", 2), options.get("smooth", 0.0))
+        flags = {k: options[k] for k in ("per_image", "exclude_background") if k in options}
+        _check_options(options.get("spatial_dims", 2), options.get("smooth", 0.0), **flags)
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         return type(self)._fn(y_true, y_pred, **self._options)
@@ -272,6 +295,9 @@ def soft_dice_gradient_wrt_logits(
     if z.shape != g.shape:
         raise ValueError(f"g has shape {g.shape} but z has {z.shape}: expected the same shape")
     _check_options(2, smooth)
+    not_empty(z, "z", note="expected at least one pixel (Dice of nothing is undefined)")
+    finite_in(z, "z", expected="finite logits")
+    finite_in(g, "g", 0, 1, expected="a binary mask or a one-hot target in [0, 1]")
     if activation == "sigmoid":
         p = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid without overflow in exp for large |z|
         axes = None

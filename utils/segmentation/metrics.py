@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.course.checks import number_in, positive_int
+from utils.course.checks import class_labels, finite_in, not_empty, number_in, positive_int, whole_numbers
 
 
 def _binary_mask(x: object, name: str, threshold: float) -> np.ndarray:
@@ -22,12 +22,8 @@ def _binary_mask(x: object, name: str, threshold: float) -> np.ndarray:
         return arr
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"{name} has dtype {arr.dtype}: expected a boolean mask or probabilities in [0, 1]")
-    if arr.size and (np.nanmin(arr) < 0 or np.nanmax(arr) > 1 or np.isnan(arr).any()):
-        # A label map with classes 0, 1, 2 would otherwise be thresholded into a plausible but wrong mask.
-        raise ValueError(
-            f"{name} has values in [{np.nanmin(arr):.3g}, {np.nanmax(arr):.3g}]: expected a binary mask or "
-            "probabilities in [0, 1] (use per_class_iou for label maps)"
-        )
+    # A label map with classes 0, 1, 2 would otherwise be thresholded into a plausible but wrong mask.
+    finite_in(arr, name, 0, 1, expected="a binary mask or probabilities in [0, 1] (use per_class_iou for label maps)")
     return arr >= threshold
 
 
@@ -35,6 +31,7 @@ def _binary_pair(y_true: object, y_pred: object, threshold: float) -> tuple[np.n
     threshold = number_in(threshold, "threshold", 0, 1, low_open=True)
     true = _binary_mask(y_true, "y_true_mask", threshold)
     pred = _binary_mask(y_pred, "y_pred_mask", threshold)
+    not_empty(true, "y_true_mask", note="expected at least one pixel (the score of no pixels is undefined)")
     if true.shape != pred.shape:
         raise ValueError(
             f"y_pred_mask has shape {pred.shape} but y_true_mask has {true.shape}: expected the same shape"
@@ -62,13 +59,7 @@ def _label_map(x: object, name: str, n_classes: int) -> np.ndarray:
         raise TypeError(
             f"{name} has dtype {arr.dtype}: expected integer class labels (take argmax over the class axis first)"
         )
-    arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-        raise ValueError(
-            f"{name} has labels in [{arr.min()}, {arr.max()}]: expected labels in [0, {n_classes - 1}] "
-            f"for n_classes={n_classes}"
-        )
-    return arr
+    return class_labels(arr, name, n_classes, note=f"n_classes={n_classes}")
 
 
 def confusion_matrix(
@@ -95,9 +86,10 @@ def confusion_matrix(
 
 def _check_confusion(cm: object) -> np.ndarray:
     arr = np.asarray(cm)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.dtype.kind not in "iuf" or (arr.size and arr.min() < 0):
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.size == 0 or arr.dtype.kind not in "iuf":
         raise ValueError(f"cm has shape {arr.shape} and dtype {arr.dtype}: expected a square matrix of counts >= 0")
-    return arr.astype(np.float64)
+    # A row-normalised matrix (fractions) would give IoUs that are not the pixels' IoUs.
+    return whole_numbers(arr, "cm", 0, expected="pixel counts >= 0 (not a normalised matrix)").astype(np.float64)
 
 
 def iou_from_confusion(cm: np.ndarray) -> np.ndarray:

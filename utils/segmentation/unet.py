@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from utils.course.checks import one_of, positive_int
+from utils.course.checks import divisible_sides, one_of, positive_int
 from utils.nn.blocks import conv_bn_act
 
 if TYPE_CHECKING:
@@ -27,26 +27,6 @@ if TYPE_CHECKING:
 
 UPSAMPLING = ("transpose", "bilinear")
 ACTIVATIONS = ("softmax", "sigmoid", None)
-
-
-def _check_input_shape(input_shape: object, depth: int) -> tuple:
-    """input_shape as a tuple (H, W, C) with H, W None or divisible by 2**depth, and C a positive int."""
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if shape is None or len(shape) != 3:
-        raise ValueError(f"input_shape={input_shape!r}: expected (height, width, channels), e.g. (None, None, 3)")
-    multiple = 2**depth
-    for axis, side in zip(("height", "width"), shape[:2]):
-        if side is None:
-            continue
-        if isinstance(side, bool) or not isinstance(side, int) or side <= 0 or side % multiple:
-            raise ValueError(
-                f"input_shape={input_shape!r}: the {axis} {side!r} is not divisible by 2**depth = {multiple}; "
-                f"expected None or a positive multiple of {multiple} so that depth={depth} poolings divide it"
-            )
-    channels = shape[2]
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels <= 0:
-        raise ValueError(f"input_shape={input_shape!r}: expected a positive number of channels, got {channels!r}")
-    return shape
 
 
 def _conv_block(x, n_filters: int, batch_norm: bool, name: str):
@@ -68,7 +48,8 @@ def unet(
     depth = positive_int(depth, "depth")
     filters = positive_int(filters, "filters")
     n_classes = positive_int(n_classes, "n_classes")
-    shape = _check_input_shape(input_shape, depth)
+    shape = divisible_sides(input_shape, "input_shape", 2**depth, by=f"2**depth = {2**depth}",
+                            why=f"so that depth={depth} poolings divide it")
     one_of(upsampling, "upsampling", UPSAMPLING)
     one_of(final_activation, "final_activation", ACTIVATIONS, note="None: logits")
     if final_activation == "softmax" and n_classes < 2:
