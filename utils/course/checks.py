@@ -144,6 +144,13 @@ def positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def int_at_least(value: object, name: str, low: int, *, note: str | None = None) -> int:
+    """Return value as an int, checking that it is one (not a bool, not 1.5) and that it is >= low."""
+    if not _is_int(value) or value < low:
+        raise ValueError(f"{name}={_described(value)}: expected an integer >= {low}{_note(note)}")
+    return int(value)
+
+
 def non_negative_int(value: object, name: str, *, note: str | None = None) -> int:
     """Return value as an int, checking that it is one and that it is >= 0."""
     if not _is_int(value) or value < 0:

@@ -13,7 +13,31 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from utils.course.checks import (
+    class_labels,
+    finite_in,
+    not_empty,
+    positive_float,
+    positive_int,
+    whole_numbers,
+    xyxy_boxes,
+)
+from utils.viz.images import NOTHING, display_image
 from utils.viz.palette import class_color
+
+
+def _labels(labels: object, n_boxes: int, class_names: Sequence[str] | None) -> np.ndarray:
+    """Integer labels, one per box: -1 (padding) or a class that indexes class_names when it is given."""
+    lab = whole_numbers(np.asarray(labels).reshape(-1), "labels", -1, expected="integer labels (-1 for padding)")
+    _one_per_box(lab, "labels", n_boxes)
+    if class_names is not None:
+        class_labels(lab[lab >= 0], "labels", len(class_names), note="indices into class_names, or -1 for padding")
+    return lab
+
+
+def _one_per_box(values: np.ndarray, name: str, n_boxes: int) -> None:
+    if len(values) != n_boxes:
+        raise ValueError(f"{name} has {len(values)} entries: expected one per box ({n_boxes})")
 
 
 def draw_boxes(ax, boxes, labels=None, scores=None, class_names: Sequence[str] | None = None,
@@ -21,12 +45,12 @@ def draw_boxes(ax, boxes, labels=None, scores=None, class_names: Sequence[str] |
     """Draw xyxy boxes on a matplotlib axis, labelled 'name score'; ground truth dashed and unlabelled."""
     from matplotlib.patches import Rectangle
 
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    lab = np.full(len(b), -1) if labels is None else np.asarray(labels).reshape(-1)
+    b = xyxy_boxes(boxes, "boxes")
+    lab = np.full(len(b), -1) if labels is None else _labels(labels, len(b), class_names)
     sc = None if scores is None else np.asarray(scores, np.float64).reshape(-1)
-    for name, arr in (("labels", lab), ("scores", sc)):
-        if arr is not None and len(arr) != len(b):
-            raise ValueError(f"{name} has {len(arr)} entries: expected one per box ({len(b)})")
+    if sc is not None:
+        _one_per_box(finite_in(sc, "scores", expected="finite scores"), "scores", len(b))
+    positive_float(fontsize, "fontsize")
     for k, (x1, y1, x2, y2) in enumerate(b):
         if lab[k] < 0 and labels is not None:  # padding rows (label -1)
             continue
@@ -52,12 +76,15 @@ def show_detections(images: Sequence[np.ndarray], boxes: Sequence[np.ndarray], l
     """A grid of images with their detections (solid, 'name score') and, if given, ground truth (dashed white)."""
     import matplotlib.pyplot as plt
 
+    images = [display_image(im, f"images[{k}]") for k, im in enumerate(images)]
     n = len(images)
+    not_empty(images, "images", note=f"{NOTHING} (expected at least one image)")
     for name, seq in (("boxes", boxes), ("labels", labels), ("scores", scores), ("gt_boxes", gt_boxes),
                       ("titles", titles)):
         if seq is not None and len(seq) != n:
             raise ValueError(f"{name} has {len(seq)} entries: expected one per image ({n})")
-    columns = max(1, min(int(columns), n))
+    columns = min(positive_int(columns, "columns"), n)
+    size = positive_float(size, "size", note="inches per image")
     rows = -(-n // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
     for k, ax in enumerate(axes.ravel()):
@@ -66,7 +93,7 @@ def show_detections(images: Sequence[np.ndarray], boxes: Sequence[np.ndarray], l
         if k >= n:
             ax.axis("off")
             continue
-        ax.imshow(np.clip(np.asarray(images[k], np.float32), 0, 1), interpolation="nearest")
+        ax.imshow(images[k], interpolation="nearest")
         if gt_boxes is not None:
             draw_boxes(ax, gt_boxes[k], ground_truth=True, color="white")
         draw_boxes(ax, boxes[k], labels[k], None if scores is None else scores[k], class_names)

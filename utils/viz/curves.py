@@ -6,6 +6,25 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from utils.course.checks import not_empty
+from utils.viz.images import NOTHING
+
+
+def _curves(history: object, label: str, metric: str, log: bool) -> dict[str, np.ndarray]:
+    """The metric's training and (if recorded) validation values in one history, checked for plotting."""
+    hist = getattr(history, "history", history)
+    if not isinstance(hist, Mapping):
+        raise ValueError(f"the history of {label!r} is {hist!r}: expected a keras History or a dict of lists")
+    if metric not in hist:
+        raise KeyError(f"metric={metric!r} is not in the history of {label!r}: expected one of {sorted(hist)}")
+    curves = {key: np.asarray(hist[key], np.float64) for key in (metric, f"val_{metric}") if key in hist}
+    not_empty(curves[metric], f"the history of {label!r} for metric={metric!r}", note=f"{NOTHING} (no epoch)")
+    for key, values in curves.items():
+        if log and np.any(values <= 0):  # matplotlib would drop them from a log axis without a word
+            raise ValueError(f"{key} of {label!r} has values down to {np.nanmin(values):.3g}: expected values > 0 "
+                             "on a log scale (pass log=False)")
+    return curves
+
 
 def plot_history(histories: Mapping[str, object] | object, metric: str = "loss", ax=None,
                  ylabel: str | None = None, log: bool = True):
@@ -14,16 +33,15 @@ def plot_history(histories: Mapping[str, object] | object, metric: str = "loss",
 
     if not isinstance(histories, Mapping) or "loss" in histories:
         histories = {"model": histories}
+    not_empty(histories, "histories", note=f"{NOTHING} (expected a History, a history dict or a dict of them)")
+    curves = {label: _curves(h, label, metric, log) for label, h in histories.items()}
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
-    for label, h in histories.items():
-        hist = getattr(h, "history", h)
-        if metric not in hist:
-            raise KeyError(f"metric={metric!r} is not in the history of {label!r}: expected one of {sorted(hist)}")
-        epochs = np.arange(1, len(hist[metric]) + 1)
-        (line,) = ax.plot(epochs, hist[metric], label=f"{label} (train)")
-        if f"val_{metric}" in hist:
-            ax.plot(epochs, hist[f"val_{metric}"], "--", color=line.get_color(), label=f"{label} (validation)")
+    for label, c in curves.items():
+        epochs = np.arange(1, len(c[metric]) + 1)
+        (line,) = ax.plot(epochs, c[metric], label=f"{label} (train)")
+        if f"val_{metric}" in c:
+            ax.plot(epochs, c[f"val_{metric}"], "--", color=line.get_color(), label=f"{label} (validation)")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel or metric)
     if log:
