@@ -53,3 +53,30 @@ def test_a_checkpoint_never_names_code_to_run(tmp_path):
     path.write_text(json.dumps({**record, "builder_kwargs": ["depth", 4]}))
     with pytest.raises(ValueError, match="builder_kwargs=.*expected a dict"):
         load_checkpoint("tiny", directory=tmp_path)
+
+
+def test_a_failed_save_leaves_the_old_checkpoint_and_numpy_numbers_are_written(tmp_path):
+    kwargs = {"depth": 4, "channels": 8}
+    old = dncnn(4, 8)
+    save_checkpoint(old, "c", "utils.denoising.models:dncnn", kwargs, {"epochs": np.int64(3)}, directory=tmp_path)
+    assert read_provenance("c", directory=tmp_path)["epochs"] == 3               # a NumPy integer, written as 3
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(ValueError, match="provenance of checkpoint 'c' cannot be written as JSON"):
+        save_checkpoint(dncnn(4, 8), "c", "utils.denoising.models:dncnn", kwargs, {"when": object()},
+                        directory=tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before     # untouched, no temporary left
+    loaded = load_checkpoint("c", directory=tmp_path)
+    x = np.random.default_rng(0).random((1, 8, 8, 1)).astype(np.float32)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), old.predict(x, verbose=0), atol=1e-6)
+
+
+def test_truncated_files_are_named(tmp_path):
+    save_checkpoint(dncnn(4, 8), "t", "utils.denoising.models:dncnn", {"depth": 4, "channels": 8}, {},
+                    directory=tmp_path)
+    weights = tmp_path / "t.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"t\.weights\.h5 could not be loaded"):
+        load_checkpoint("t", directory=tmp_path)
+    (tmp_path / "t.json").write_text('{"name": "t", "builder"')
+    with pytest.raises(ValueError, match=r"t\.json is not valid JSON"):
+        read_provenance("t", directory=tmp_path)

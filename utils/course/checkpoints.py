@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,18 +23,40 @@ def architecture(model: keras.Model) -> dict[str, Any]:
     }
 
 
+def _json_value(value: Any) -> Any:
+    """NumPy scalars and arrays as plain numbers and lists, for json.dumps; anything else is refused."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{value!r} of type {type(value).__name__}: expected numbers, strings, lists and dicts")
+
+
 def save_checkpoint(model: keras.Model, name: str, builder: str, builder_kwargs: dict[str, Any],
                     provenance: dict[str, Any], directory: Path | None = None) -> Path:
-    """Write NAME.weights.h5 and NAME.json (how to rebuild the model, and how the weights were made)."""
+    """Write NAME.weights.h5 and NAME.json (how to rebuild the model, and how the weights were made).
+
+    The record is serialised before anything is written, and each file is written to a temporary
+    name and then renamed over the old one: a failed save leaves the previous checkpoint as it was.
+    """
     if builder not in builders():
         raise ValueError(f"builder={builder!r}: expected one of {sorted(builders())}")
-    directory = Path(directory or weights_dir())
-    directory.mkdir(parents=True, exist_ok=True)
-    model.save_weights(directory / f"{name}.weights.h5")
     record = {"name": name, "builder": builder, "builder_kwargs": builder_kwargs,
               "architecture": architecture(model), **provenance}
-    path = directory / f"{name}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    try:
+        text = json.dumps(record, indent=2, default=_json_value) + "\n"
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"the provenance of checkpoint {name!r} cannot be written as JSON: {err}") from None
+    directory = Path(directory or weights_dir())
+    directory.mkdir(parents=True, exist_ok=True)
+    weights, path = directory / f"{name}.weights.h5", directory / f"{name}.json"
+    tmp_weights, tmp_json = directory / f".{name}.partial.weights.h5", directory / f".{name}.partial.json"
+    try:
+        model.save_weights(tmp_weights)
+        tmp_json.write_text(text)
+        os.replace(tmp_weights, weights)
+        os.replace(tmp_json, path)
+    finally:
+        for tmp in (tmp_weights, tmp_json):
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -44,7 +67,11 @@ def read_provenance(name: str, directory: Path | None = None) -> dict[str, Any]:
     if not path.exists():
         known = sorted(p.stem for p in directory.glob("*.json"))
         raise FileNotFoundError(f"name={name!r}: no {path.name} in {directory.name}/; expected one of {known}")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): expected the provenance record that "
+                         "save_checkpoint writes") from None
 
 
 def builders() -> dict[str, Callable[..., keras.Model]]:
@@ -85,5 +112,10 @@ def load_checkpoint(name: str, model: keras.Model | None = None, directory: Path
             f"parameters, {len(want['weight_shapes'])} weights, built by {record['builder']}"
             f"(**{record['builder_kwargs']})"
         )
-    model.load_weights(directory / f"{name}.weights.h5")
+    weights = directory / f"{name}.weights.h5"
+    try:
+        model.load_weights(weights)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{weights} could not be loaded ({type(err).__name__}: {err}): expected the weights file "
+                         "that save_checkpoint writes beside its JSON") from None
     return model
