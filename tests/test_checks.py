@@ -232,14 +232,14 @@ def test_xyxy_boxes():
 
 
 def test_not_empty_rng_from_and_seed():
-    from utils.course.checks import not_empty, rng_from, seed
+    from utils.course.checks import not_empty, optional_seed, rng_from
 
     not_empty([1], "x", note="n")
     with pytest.raises(ValueError, match="images is empty: nothing to show"):
         not_empty(np.zeros((2, 0)), "images", note="nothing to show")
     assert rng_from(3, "rng").integers(100) == np.random.default_rng(3).integers(100)
     generator = np.random.default_rng(0)
-    assert rng_from(generator, "rng") is generator and seed(None, "seed") is None
+    assert rng_from(generator, "rng") is generator and optional_seed(None, "seed") is None
     for bad in (-1, 2.5, "a", True):
         with pytest.raises(ValueError, match=f"seed={bad!r}: expected a non-negative integer"):
             rng_from(bad, "seed")

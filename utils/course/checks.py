@@ -108,10 +108,10 @@ def rng_from(value: object, name: str) -> np.random.Generator:
     """np.random.default_rng(value), checking that value is None, a seed (an int >= 0) or a NumPy Generator."""
     if value is None or isinstance(value, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)):
         return np.random.default_rng(value)
-    return np.random.default_rng(seed(value, name))
+    return np.random.default_rng(optional_seed(value, name))
 
 
-def seed(value: object, name: str) -> int | None:
+def optional_seed(value: object, name: str) -> int | None:
     """value, checking that it is None or a seed: an int >= 0."""
     return None if value is None else non_negative_int(value, name, note="a seed, or None for a random one")
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.data.scenes import Scenes
+from utils.course.checks import as_image_array, finite_in, not_empty, whole_numbers, xyxy_boxes
+from utils.data.scenes import Scenes, check_objects, read_image
 
 ANNOTATIONS = "annotations.json"
 IMAGES = "images"
@@ -35,11 +36,15 @@ def export_coco(data: Scenes, folder: str | Path, description: str = "synthetic 
     from PIL import Image
     from pycocotools import mask as mask_util
 
+    if not isinstance(data, Scenes):
+        raise ValueError(f"data is a {type(data).__name__}: expected Scenes (from make_scenes, load_coco or load_pets)")
+    not_empty(data, "data", note="expected at least one scene to export")
     folder = Path(folder)
     (folder / IMAGES).mkdir(parents=True, exist_ok=True)
     images, annotations = [], []
     for i in range(len(data)):
         scene = data[i]
+        _check_scene(scene, i, data.num_classes - 1)
         image_id = int(data.image_ids[i])
         file_name = f"{i:06d}.png"
         Image.fromarray(_to_uint8(scene.image)).save(folder / IMAGES / file_name)
@@ -63,7 +68,36 @@ def export_coco(data: Scenes, folder: str | Path, description: str = "synthetic 
     return path
 
 
-def _annotation_mask(ann: dict, height: int, width: int) -> np.ndarray:
+def _check_scene(scene, i: int, n_classes: int) -> None:
+    """What a COCO file must not hold: pixels outside [0, 1] (PNG would clip them), inverted boxes, unknown labels."""
+    as_image_array(scene.image, f"data.images[{i}]", (3,))
+    check_objects(scene.boxes, scene.labels, f"[{i}]", n_classes)  # the data may have been edited since it was made
+    if np.shape(scene.instances) != (len(scene.boxes), *scene.image.shape[:2]):
+        raise ValueError(f"data.instances[{i}] has shape {np.shape(scene.instances)}: expected one mask per box, "
+                         f"({len(scene.boxes)}, {scene.image.shape[0]}, {scene.image.shape[1]})")
+
+
+def _annotation_mask(ann: dict, height: int, width: int, path: Path) -> np.ndarray:
+    """The (H, W) bool mask of one annotation, or a ValueError that names the file and the annotation."""
+    where = f"{path}: annotation {ann.get('id')} of image {ann['image_id']} ({height}x{width})"
+    seg = ann.get("segmentation")
+    if isinstance(seg, dict) and list(seg.get("size", ())) != [height, width]:
+        raise ValueError(f"{where} has an RLE of size {seg.get('size')!r}: expected [height, width] = "
+                         f"[{height}, {width}]")
+    if isinstance(seg, dict) and isinstance(seg.get("counts"), list) and sum(seg["counts"]) != height * width:
+        raise ValueError(f"{where} has RLE counts summing to {sum(seg['counts'])}: expected height * width = "
+                         f"{height * width} pixels")
+    try:
+        mask = _decode_mask(ann, height, width)
+    except Exception as err:  # pycocotools raises bare Exceptions ("input type is not supported")
+        raise ValueError(f"{where} has a segmentation pycocotools cannot read ({err}): expected polygons or an "
+                         "RLE") from None
+    if mask.shape != (height, width):
+        raise ValueError(f"{where} decodes to a mask of shape {mask.shape}: expected ({height}, {width})")
+    return mask
+
+
+def _decode_mask(ann: dict, height: int, width: int) -> np.ndarray:
     """The (H, W) bool mask of one annotation: polygons, uncompressed or compressed RLE, or else its box."""
     from pycocotools import mask as mask_util
 
@@ -82,6 +116,42 @@ def _annotation_mask(ann: dict, height: int, width: int) -> np.ndarray:
     return mask_util.decode(rle).astype(bool)
 
 
+def _read_document(path: Path) -> dict:
+    """The COCO JSON document at path, with its three lists and the keys this loader reads; errors name the file."""
+    try:
+        document = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): expected a COCO annotation file "
+                         "(a truncated copy?)") from None
+    missing = [key for key in ("images", "annotations", "categories")
+               if not isinstance(document, dict) or not isinstance(document.get(key), list)]
+    if missing:
+        raise ValueError(f"{path} has no list {', '.join(repr(k) for k in missing)}: expected a COCO annotation file")
+    for key, needed in (("images", ("id", "file_name")), ("annotations", ("image_id", "category_id", "bbox")),
+                        ("categories", ("id", "name"))):
+        for k, item in enumerate(document[key]):
+            absent = [n for n in needed if not isinstance(item, dict) or n not in item]
+            if absent:
+                raise ValueError(f"{path}: {key}[{k}] has no {', '.join(map(repr, absent))}: expected the COCO keys "
+                                 f"{', '.join(needed)}")
+    return document
+
+
+def _check_annotation(ann: dict, path: Path, label_of: dict, by_image: dict) -> None:
+    """An annotation's image, category and box, each checked against the file's own lists."""
+    where = f"{path}: annotation {ann.get('id')}"
+    if ann["image_id"] not in by_image:
+        raise ValueError(f"{where} has image_id={ann['image_id']!r}: expected one of the images' ids (it would be "
+                         "dropped)")
+    if ann["category_id"] not in label_of:
+        raise ValueError(f"{where} has category_id={ann['category_id']}: expected one of the categories "
+                         f"{sorted(label_of)}")
+    bbox = ann["bbox"]
+    ok = isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)
+    if not ok or not np.all(np.isfinite(bbox)) or min(bbox[2:]) < 0:
+        raise ValueError(f"{where} has bbox={bbox!r}: expected [x, y, width, height], finite, width and height >= 0")
+
+
 def load_coco(folder_or_json: str | Path, images_dir: str | Path | None = None) -> Scenes:
     """Read a COCO folder (or annotation JSON) into `Scenes`: images, semantic and instance masks, boxes, labels.
 
@@ -94,7 +164,6 @@ def load_coco(folder_or_json: str | Path, images_dir: str | Path | None = None) 
     float32 RGB in [0, 1] (gray ones repeated to 3 channels); when they differ in size, images and
     masks are lists instead of stacked arrays.
     """
-    from PIL import Image
 
     path = Path(folder_or_json)
     if path.is_dir():
@@ -105,35 +174,31 @@ def load_coco(folder_or_json: str | Path, images_dir: str | Path | None = None) 
     if images_dir is None:
         images_dir = path.parent / IMAGES if (path.parent / IMAGES).is_dir() else path.parent
     images_dir = Path(images_dir)
-    document = json.loads(path.read_text())
-    missing = [key for key in ("images", "annotations", "categories") if key not in document]
-    if missing:
-        raise ValueError(f"{path} has no {', '.join(repr(k) for k in missing)}: expected a COCO annotation file")
-
+    document = _read_document(path)
     categories = sorted(document["categories"], key=lambda c: c["id"])
     label_of = {c["id"]: k for k, c in enumerate(categories, start=1)}
-    by_image: dict[int, list[dict]] = {}
+    entries = sorted(document["images"], key=lambda im: im["id"])
+    image_ids = [e["id"] for e in entries]
+    if len(set(image_ids)) != len(image_ids):
+        raise ValueError(f"{path} has image ids {image_ids[:8]}... with repeats: expected one entry per image id")
+    by_image: dict[int, list[dict]] = {i: [] for i in image_ids}
     for ann in document["annotations"]:
         if ann.get("iscrowd", 0):
             continue
-        if ann["category_id"] not in label_of:
-            raise ValueError(f"annotation {ann.get('id')} has category_id={ann['category_id']}: expected one of "
-                             f"the categories {sorted(label_of)}")
-        by_image.setdefault(ann["image_id"], []).append(ann)
+        _check_annotation(ann, path, label_of, by_image)
+        by_image[ann["image_id"]].append(ann)
 
-    entries = sorted(document["images"], key=lambda im: im["id"])
     images, masks, boxes, labels, instances = [], [], [], [], []
     for entry in entries:
         file = images_dir / entry["file_name"]
         if not file.is_file():
             raise FileNotFoundError(f"image {entry['id']} is {file}, which does not exist: expected images_dir="
                                     f"{str(images_dir)!r} to hold the files named in {path.name}")
-        with Image.open(file) as im:
-            image = np.asarray(im.convert("RGB"), np.float32) / np.float32(255.0)
+        image = read_image(file, "RGB").astype(np.float32) / np.float32(255.0)
         height, width = image.shape[:2]
-        anns = by_image.get(entry["id"], [])
-        inst = np.stack([_annotation_mask(a, height, width) for a in anns]) if anns else np.zeros((0, height, width),
-                                                                                                 bool)
+        anns = by_image[entry["id"]]
+        masks_of = [_annotation_mask(a, height, width, path) for a in anns]
+        inst = np.stack(masks_of) if anns else np.zeros((0, height, width), bool)
         lab = np.array([label_of[a["category_id"]] for a in anns], np.int32)
         semantic = np.zeros((height, width), np.int32)
         for m, c in zip(inst, lab):
@@ -159,13 +224,17 @@ def to_coco_results(image_ids: Sequence[int], boxes: Sequence[np.ndarray], score
     image_ids[i]'s detections; label c becomes category_ids[c - 1] (default: c itself, as in
     `export_coco` of generated scenes).
     """
+    if np.ndim(image_ids) != 1:
+        raise ValueError(f"image_ids={image_ids!r}: expected a sequence of image ids, one per image")
+    image_ids = whole_numbers(np.asarray(image_ids), "image_ids", expected="integer COCO image ids")
     if not len(image_ids) == len(boxes) == len(scores) == len(labels):
         raise ValueError(f"image_ids, boxes, scores and labels have lengths {len(image_ids)}, {len(boxes)}, "
                          f"{len(scores)}, {len(labels)}: expected one entry per image in each")
     results = []
-    for image_id, b, s, lab in zip(image_ids, boxes, scores, labels):
-        b = np.asarray(b, np.float64).reshape(-1, 4)
-        s, lab = np.asarray(s, np.float64).reshape(-1), np.asarray(lab).reshape(-1)
+    for i, (image_id, b, s, lab) in enumerate(zip(image_ids, boxes, scores, labels)):
+        b = xyxy_boxes(b, f"boxes[{i}]")
+        s = finite_in(np.asarray(s, np.float64).reshape(-1), f"scores[{i}]", expected="finite scores")
+        lab = whole_numbers(np.asarray(lab).reshape(-1), f"labels[{i}]", expected="integer labels 1..C")
         if not len(b) == len(s) == len(lab):
             raise ValueError(f"image {image_id} has {len(b)} boxes, {len(s)} scores and {len(lab)} labels: "
                              "expected as many of each")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.course.checks import non_negative_int, positive_int
-from utils.data.scenes import Scenes
+from utils.data.scenes import Scenes, read_image
 
 PET_CLASS_NAMES: tuple[str, ...] = ("background", "pet")
 TRIMAP_PET, TRIMAP_BACKGROUND, TRIMAP_BORDER = 1, 2, 3
@@ -52,11 +52,9 @@ def load_pets(folder: str | Path, size: int = 128, limit: int | None = None, bor
     masks = np.empty((len(names), size, size), np.int32)
     boxes, labels, instances = [], [], []
     for i, name in enumerate(names):
-        with Image.open(image_dir / f"{name}.jpg") as im:
-            image = im.convert("RGB").resize((size, size), Image.BILINEAR)
-        images[i] = np.asarray(image, np.float32) / np.float32(255.0)
-        with Image.open(trimap_dir / f"{name}.png") as tm:
-            trimap = np.asarray(tm.resize((size, size), Image.NEAREST))
+        image = read_image(image_dir / f"{name}.jpg", "RGB", size, Image.BILINEAR)
+        images[i] = image.astype(np.float32) / np.float32(255.0)
+        trimap = read_image(trimap_dir / f"{name}.png", None, size, Image.NEAREST)
         if trimap.ndim != 2 or not np.isin(trimap, (TRIMAP_PET, TRIMAP_BACKGROUND, TRIMAP_BORDER)).all():
             raise ValueError(f"trimap {name}.png has shape {trimap.shape} and values {np.unique(trimap)[:8].tolist()}: "
                              "expected a single-channel image of 1 (pet), 2 (background) and 3 (border)")

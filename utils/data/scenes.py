@@ -30,7 +30,17 @@ from typing import Literal, overload
 
 import numpy as np
 
-from utils.course.checks import non_negative_int, number_in, one_of, positive_int
+from utils.course.checks import (
+    class_labels,
+    non_negative_int,
+    not_empty,
+    number_in,
+    one_of,
+    optional_seed,
+    positive_int,
+    rng_from,
+    xyxy_boxes,
+)
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "ellipse", "star")
 DEFAULT_CLASSES: tuple[str, ...] = ("circle", "square", "triangle")
@@ -122,6 +132,8 @@ class Scenes:
         if len(self.category_ids) != len(self.class_names) - 1:
             raise ValueError(f"category_ids={self.category_ids}: expected one per class after the background, "
                              f"{len(self.class_names) - 1} for class_names={self.class_names}")
+        for i, (b, lab) in enumerate(zip(self.boxes, self.labels)):
+            check_objects(b, lab, f"[{i}]", len(self.class_names) - 1)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -136,8 +148,8 @@ class Scenes:
         if isinstance(i, slice):
             return Scenes(self.images[i], self.masks[i], self.boxes[i], self.labels[i], self.instances[i],
                           self.class_names, self.image_ids[i], self.category_ids)
-        if isinstance(i, (list, tuple, np.ndarray)):  # positions, e.g. a random split
-            idx = [int(k) for k in np.arange(len(self))[np.asarray(i, dtype=np.int64)]]
+        if isinstance(i, (list, tuple, np.ndarray)):  # positions, e.g. a random split, or a boolean mask
+            idx = [int(k) for k in np.arange(len(self))[_positions(i)]]
             pick = (lambda a: a[idx]) if isinstance(self.images, np.ndarray) else (lambda a: [a[k] for k in idx])
             instances = (self.instances[idx] if isinstance(self.instances, InstanceMasks)
                          else [self.instances[k] for k in idx])
@@ -153,8 +165,42 @@ class Scenes:
         return len(self.class_names)
 
 
+def read_image(path, mode: str | None = None, size: int | None = None, resample: int | None = None) -> np.ndarray:
+    """The pixels of an image file (converted to mode, resized to size x size if given) as a NumPy array.
+
+    A truncated or unreadable file raises a ValueError that names it (PIL's own errors often do not).
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert(mode) if mode else im
+            return np.asarray(im.resize((size, size), resample) if size else im)
+    except OSError as err:  # UnidentifiedImageError, "image file is truncated", ...
+        raise ValueError(f"{path} could not be read as an image ({err}): expected a PNG or JPEG file") from None
+
+
 # ---------------------------------------------------------------------------------------------
 # Argument checks
+
+
+def check_objects(boxes: object, labels: object, where: str, n_classes: int) -> None:
+    """Check one image's boxes (N, 4) xyxy with x2 >= x1, y2 >= y1, and labels (N,) in 1..n_classes."""
+    b = xyxy_boxes(boxes, f"boxes{where}")
+    lab = class_labels(np.asarray(labels).reshape(-1), f"labels{where}", n_classes, first=1,
+                       note="1..C, 0 is the background")
+    if len(lab) != len(b):
+        raise ValueError(f"labels{where} has {len(lab)} entries but boxes{where} has {len(b)}: expected one per box")
+
+
+def _positions(i: object) -> np.ndarray:
+    """i as an index array: integer positions, or a boolean mask (a list of bools is a mask, not positions 0 and 1)."""
+    arr = np.asarray(i)
+    if arr.size == 0:
+        return arr.astype(np.int64)
+    if arr.dtype.kind not in "iub":
+        raise IndexError(f"positions {i!r}: expected integers or a boolean mask")
+    return arr
 
 
 def _range(value: object, name: str, low: int, high: int) -> tuple[int, int]:
@@ -325,7 +371,7 @@ def make_scene(rng: np.random.Generator | int | None = None, size: int = 128, n_
                backgrounds: Sequence[str] = BACKGROUNDS, min_visible: float = 0.5) -> Scene:
     """One random scene (a seed or a Generator); the parameters are those of `make_scenes`."""
     cfg = _config(size, n_objects, object_size, classes, backgrounds, min_visible)
-    rng = np.random.default_rng(rng)
+    rng = rng_from(rng, "rng")
     image = np.empty((cfg.size, cfg.size, 3), np.float32)
     ids = np.empty((cfg.size, cfg.size), np.uint8)
     mask = np.empty((cfg.size, cfg.size), np.int32)
@@ -352,7 +398,7 @@ def make_scenes(n: int, size: int = 128, n_objects: int | tuple[int, int] = (1, 
     """
     n = positive_int(n, "n")
     cfg = _config(size, n_objects, object_size, classes, backgrounds, min_visible)
-    rng = np.random.default_rng(seed)
+    rng = rng_from(seed, "seed")
     images = np.empty((n, cfg.size, cfg.size, 3), np.float32)
     ids = np.empty((n, cfg.size, cfg.size), np.uint8)
     masks = np.empty((n, cfg.size, cfg.size), np.int32)
@@ -401,8 +447,14 @@ def scene_dataset(data: Scenes, batch_size: int, shuffle: bool = True, augment: 
     instance masks with it (a left-right flip maps x1, x2 to W - x2, W - x1). The same seed gives the
     same batches; each pass over the data reshuffles and redraws the flips.
     """
+    if not isinstance(data, Scenes):
+        raise ValueError(f"data is a {type(data).__name__}: expected Scenes (from make_scenes, load_coco or load_pets)")
+    not_empty(data, "data", note="expected at least one scene")
     batch_size = positive_int(batch_size, "batch_size")
     one_of(targets, "targets", TARGETS)
+    one_of(shuffle, "shuffle", (True, False))
+    one_of(augment, "augment", (True, False))
+    seed = optional_seed(seed, "seed")
     if isinstance(data.images, list):
         raise ValueError("data.images is a list of images of different sizes: expected stacked images of one size "
                          "(resize them first)")
