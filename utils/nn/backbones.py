@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from utils.course.checks import positive_int
+from utils.course.checks import divisible_sides, positive_int
 from utils.nn.blocks import conv_bn_act
 
 if TYPE_CHECKING:
@@ -39,6 +39,11 @@ def detection_backbone(images: keras.KerasTensor,
     """Feature maps of stride 8, 16 and 32 of uint8 images (rescaled to [0, 1] here): (f8, f16, f32)."""
     from keras import layers
 
+    shape = tuple(getattr(images, "shape", ()))
+    if len(shape) != 4:
+        raise ValueError(f"images has shape {shape}: expected a batch (batch, height, width, channels)")
+    divisible_sides(shape[1:], "images.shape[1:]", 32, by="32, the coarsest stride",
+                    why="so that the maps of stride 8, 16 and 32 cover the image exactly")
     features = conv_stack(layers.Rescaling(1 / 255)(images), stages)
     missing = [s for s in (8, 16, 32) if s not in features]
     if missing:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from utils.course.checks import positive_int
+from utils.course.checks import number_in, one_of, positive_int
 
 if TYPE_CHECKING:
     import keras
@@ -24,9 +24,7 @@ def conv_bn_act(x: keras.KerasTensor, filters: int, kernel_size: int = 3, stride
     """
     from keras import layers
 
-    filters = positive_int(filters, "filters")
-    if dims not in DIMS:
-        raise ValueError(f"dims={dims!r}: expected one of {DIMS} (2-D images or 3-D volumes)")
+    _check_block(x, filters, kernel_size, strides, dims, batch_norm, activation, momentum, dilation_rate)
     conv = layers.Conv2D if dims == 2 else layers.Conv3D
     x = conv(filters, kernel_size, strides=strides, padding="same", use_bias=not batch_norm,
              dilation_rate=dilation_rate, name=f"{name}_conv" if name else None)(x)
@@ -37,3 +35,23 @@ def conv_bn_act(x: keras.KerasTensor, filters: int, kernel_size: int = 3, stride
     if activation == "relu":
         return layers.ReLU(name=name)(x)
     return layers.Activation(activation, name=name)(x)
+
+
+def _check_block(x, filters, kernel_size, strides, dims, batch_norm, activation, momentum, dilation_rate) -> None:
+    """conv_bn_act's arguments, each refused by name before Keras builds a layer (or silently takes momentum=2)."""
+    import keras
+
+    for name, value in (("filters", filters), ("kernel_size", kernel_size), ("strides", strides),
+                        ("dilation_rate", dilation_rate)):
+        positive_int(value, name)
+    one_of(dims, "dims", DIMS, note="2-D images or 3-D volumes")
+    one_of(batch_norm, "batch_norm", (True, False))
+    number_in(momentum, "momentum", 0, 1, note="the running statistics' decay")
+    if activation is not None:
+        try:
+            keras.activations.get(activation)
+        except ValueError:
+            raise ValueError(f"activation={activation!r}: expected a Keras activation ('relu', ...) or None") from None
+    shape = tuple(getattr(x, "shape", ()))
+    if len(shape) != dims + 2:
+        raise ValueError(f"x has shape {shape}: expected (batch, {dims} spatial axes, channels) for dims={dims}")
