@@ -81,6 +81,27 @@ def test_formats_convert_through_keras_and_agree_with_the_written_out_pair():
         assert np.allclose(back, xyxy, atol=1e-4), fmt
 
 
+def test_every_pair_of_formats_agrees_with_the_boxes_written_out_on_a_non_square_image():
+    # 50 wide, 100 high, so a conversion that swaps the sides (Keras 3.13 and 3.14 did, from
+    # rel_center_xywh to an absolute format) cannot pass.
+    xyxy = np.array([[10, 20, 30, 60], [0, 0, 50, 100]], np.float32)
+    x1, y1, x2, y2 = xyxy.T
+    w, h, cx, cy = x2 - x1, y2 - y1, (x1 + x2) / 2, (y1 + y2) / 2
+    absolute = {"xyxy": [x1, y1, x2, y2], "yxyx": [y1, x1, y2, x2], "xywh": [x1, y1, w, h],
+                "center_xywh": [cx, cy, w, h], "center_yxhw": [cy, cx, h, w]}
+    written = {fmt: np.stack(v, axis=-1) for fmt, v in absolute.items()}
+    scale = {"xyxy": [50, 100, 50, 100], "yxyx": [100, 50, 100, 50], "xywh": [50, 100, 50, 100],
+             "center_xywh": [50, 100, 50, 100]}
+    written.update({f"rel_{fmt}": written[fmt] / np.float32(s) for fmt, s in scale.items()})
+    assert set(written) == set(FORMATS)
+    for source in FORMATS:
+        for target in FORMATS:
+            got = convert_format(written[source], source, target, height=100, width=50)
+            assert np.allclose(got, written[target], atol=1e-4), (source, target)
+            if source.startswith("rel_") == target.startswith("rel_"):  # the sides are not needed
+                assert np.allclose(convert_format(written[source], source, target), written[target], atol=1e-4)
+
+
 def test_area_and_clipping():
     boxes = np.array([[0, 0, 4, 5], [3, 3, 1, 1], [-5, -5, 200, 50]], np.float32)
     assert np.allclose(box_area(boxes), [20, 0, 205 * 55])

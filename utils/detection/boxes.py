@@ -43,7 +43,11 @@ def _check_format(fmt: str, name: str) -> str:
 
 
 def convert_format(boxes, source: str, target: str, height: int | None = None, width: int | None = None):
-    """Boxes from one format to another (see FORMATS) through keras.utils.bounding_boxes.convert_format."""
+    """Boxes from one format to another (see FORMATS) through keras.utils.bounding_boxes.convert_format.
+
+    height and width (the image sides in pixels) are needed only between a relative ("rel_...") and
+    an absolute format.
+    """
     from keras.utils import bounding_boxes
 
     source, target = _check_format(source, "source"), _check_format(target, "target")
@@ -51,6 +55,18 @@ def convert_format(boxes, source: str, target: str, height: int | None = None, w
         raise ValueError(f"height={height!r}, width={width!r}: expected both image sides to convert from "
                          f"{source!r} to {target!r}")
     x = as_boxes(boxes, "boxes")
+    if source.startswith("rel_") and target.startswith("rel_") and (height is None or width is None):
+        # Between two relative formats Keras converts as between the absolute ones and never reads the
+        # sides, but still refuses to go on without them.
+        height, width = 1, 1
+    if source == "rel_center_xywh" and not target.startswith("rel_"):
+        # Keras 3.13 and 3.14 scale x by the height and y by the width when converting from this
+        # format to an absolute one (fixed in later releases): take the corners here, in relative
+        # units, and let Keras scale "rel_xyxy", which every release converts right.
+        import keras.ops as K
+
+        half = 0.5 * x[..., 2:]
+        x, source = K.concatenate([x[..., :2] - half, x[..., :2] + half], axis=-1), "rel_xyxy"
     return numpy_like(bounding_boxes.convert_format(x, source, target, height=height, width=width, dtype=x.dtype),
                       boxes)
 
