@@ -9,7 +9,11 @@ from pathlib import Path
 def repo_root() -> Path:
     """The course's root folder (COURSE_ROOT if set, else the folder that holds the utils package)."""
     if os.environ.get("COURSE_ROOT"):
-        return Path(os.environ["COURSE_ROOT"]).resolve()
+        root = Path(os.environ["COURSE_ROOT"]).resolve()
+        if not root.is_dir():  # a typo would otherwise write results and checkpoints to a new, unseen folder
+            raise ValueError(f"COURSE_ROOT={os.environ['COURSE_ROOT']!r} is not a folder: expected the course's "
+                             "root folder, or COURSE_ROOT unset")
+        return root
     return Path(__file__).resolve().parents[2]
 
 
