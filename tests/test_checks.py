@@ -264,3 +264,12 @@ def test_concrete_array_is_none_inside_a_traced_function():
     seen = []
     tf.function(lambda x: seen.append(concrete_array(x)) or x)(tf.zeros(2))
     assert seen == [None]
+
+
+@pytest.mark.parametrize("value", [-2, 1.5, True, "0", None])
+def test_int_at_least_refuses(value):
+    from utils.course.checks import int_at_least
+
+    with pytest.raises(ValueError, match=f"label={value!r}: expected an integer >= -1 \\(n\\)"):
+        int_at_least(value, "label", -1, note="n")
+    assert int_at_least(np.int64(-1), "label", -1) == -1

@@ -230,3 +230,10 @@ def test_load_pets_names_a_truncated_jpeg(tmp_path):
     jpeg.write_bytes(jpeg.read_bytes()[:30])
     with pytest.raises(ValueError, match="Abyssinian_1.jpg could not be read as an image"):
         load_pets(folder)
+
+
+def test_instance_masks_refuse_counts_that_do_not_match_the_images():
+    from utils.data.scenes import InstanceMasks
+
+    with pytest.raises(ValueError, match=r"ids has shape \(2, 4, 4\) and counts \(3,\): expected an \(n, H, W\)"):
+        InstanceMasks(np.zeros((2, 4, 4), np.uint8), [1, 1, 1])

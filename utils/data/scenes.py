@@ -86,6 +86,9 @@ class InstanceMasks(Sequence):
 
     def __init__(self, ids: np.ndarray, counts: np.ndarray):
         self.ids, self.counts = ids, np.asarray(counts, np.int64)
+        if np.ndim(ids) != 3 or self.counts.shape != (len(ids),):
+            raise ValueError(f"ids has shape {np.shape(ids)} and counts {self.counts.shape}: expected an (n, H, W) "
+                             "map of object ids and one count per image, (n,)")
 
     def __len__(self) -> int:
         return len(self.ids)
