@@ -9,7 +9,7 @@ import numpy as np
 from utils.course.checks import as_image_array, finite_in, not_empty, positive_float
 
 NOTHING = "nothing to show"
-_FAR = 8.0  # beyond this a float image is not a [0, 1] image with some overshoot
+_FAR = 16.0  # beyond this a float image is no [0, 1] image with some overshoot: a dark 0-255 image exceeds it
 
 
 def display_image(image: object, name: str) -> np.ndarray:
