@@ -63,7 +63,7 @@ def test_scenes_read_a_list_of_bools_as_a_mask_not_as_positions():
     (DATA, {"shuffle": "no"}, "shuffle='no': expected one of True, False"),
     (DATA, {"augment": 1}, "augment=1: expected one of True, False"),
     (DATA, {"targets": "box"}, "targets='box': expected one of"),
-    (DATA[0:0], {}, "data is empty: expected at least one scene"),
+    (DATA[0:0], {}, "data is empty: expected at least one scene to batch"),
     ([1, 2], {}, "data is a list: expected Scenes"),
 ])
 def test_scene_dataset_refuses_bad_arguments_before_tensorflow_sees_them(data, kwargs, match):
@@ -71,9 +71,13 @@ def test_scene_dataset_refuses_bad_arguments_before_tensorflow_sees_them(data, k
         scene_dataset(data, **{"batch_size": 2, **kwargs})
 
 
-def test_pad_boxes_refuses_too_few_rows():
+def test_pad_boxes_refuses_fractional_rows_and_what_is_not_scenes():
     with pytest.raises(ValueError, match="max_boxes=2.5: expected a non-negative integer"):
         pad_boxes(DATA, 2.5)
+    with pytest.raises(ValueError, match="data is a dict: expected Scenes"):
+        pad_boxes({"boxes": []})
+    with pytest.raises(ValueError, match="data is empty: expected at least one scene to pad"):
+        pad_boxes(DATA[0:0])
 
 
 def test_read_image_names_a_truncated_file(tmp_path):

@@ -57,6 +57,8 @@ def test_show_images_still_clips_a_little_overshoot():
                                 r"\(pass log=False\)"),
     ({"m": {"loss": [1.0], "val_loss": [0.0]}}, {}, "val_loss of 'm' has values down to 0"),
     (5, {}, "the history of 'model' is 5: expected a keras History or a dict of lists"),
+    ({"loss": [1.0, 0.5], "val_loss": [1.0]}, {}, "the history of 'model' has 2 values of 'loss' but 1 of "
+                                                    "'val_loss': expected one of each per epoch"),
 ])
 def test_plot_history_refuses_empty_and_non_positive_log_curves(histories, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.course.checks import as_image_array, finite_in, not_empty, whole_numbers, xyxy_boxes
-from utils.data.scenes import Scenes, check_objects, read_image
+from utils.course.checks import as_image_array, finite_in, whole_numbers, xyxy_boxes
+from utils.data.scenes import Scenes, check_objects, check_scenes, read_image
 
 ANNOTATIONS = "annotations.json"
 IMAGES = "images"
@@ -36,9 +36,7 @@ def export_coco(data: Scenes, folder: str | Path, description: str = "synthetic 
     from PIL import Image
     from pycocotools import mask as mask_util
 
-    if not isinstance(data, Scenes):
-        raise ValueError(f"data is a {type(data).__name__}: expected Scenes (from make_scenes, load_coco or load_pets)")
-    not_empty(data, "data", note="expected at least one scene to export")
+    check_scenes(data, action="to export")
     folder = Path(folder)
     (folder / IMAGES).mkdir(parents=True, exist_ok=True)
     images, annotations = [], []

@@ -187,6 +187,13 @@ def read_image(path, mode: str | None = None, size: int | None = None, resample:
 # Argument checks
 
 
+def check_scenes(data: object, *, action: str) -> None:
+    """Check that data is a non-empty Scenes (what make_scenes, load_coco and load_pets return)."""
+    if not isinstance(data, Scenes):
+        raise ValueError(f"data is a {type(data).__name__}: expected Scenes (from make_scenes, load_coco or load_pets)")
+    not_empty(data, "data", note=f"expected at least one scene {action}")
+
+
 def check_objects(boxes: object, labels: object, where: str, n_classes: int) -> None:
     """Check one image's boxes (N, 4) xyxy with x2 >= x1, y2 >= y1, and labels (N,) in 1..n_classes."""
     b = xyxy_boxes(boxes, f"boxes{where}")
@@ -424,6 +431,7 @@ def pad_boxes(data: Scenes, max_boxes: int | None = None) -> tuple[np.ndarray, n
     Padding with -1 (both box coordinates and label) is the convention of `keras.utils.bounding_boxes`
     and of Keras' box-aware augmentation layers: a row with label -1 is not an object.
     """
+    check_scenes(data, action="to pad")
     most = max((len(lab) for lab in data.labels), default=0)
     m = most if max_boxes is None else non_negative_int(max_boxes, "max_boxes")
     if m < most:
@@ -450,9 +458,7 @@ def scene_dataset(data: Scenes, batch_size: int, shuffle: bool = True, augment: 
     instance masks with it (a left-right flip maps x1, x2 to W - x2, W - x1). The same seed gives the
     same batches; each pass over the data reshuffles and redraws the flips.
     """
-    if not isinstance(data, Scenes):
-        raise ValueError(f"data is a {type(data).__name__}: expected Scenes (from make_scenes, load_coco or load_pets)")
-    not_empty(data, "data", note="expected at least one scene")
+    check_scenes(data, action="to batch")
     batch_size = positive_int(batch_size, "batch_size")
     one_of(targets, "targets", TARGETS)
     one_of(shuffle, "shuffle", (True, False))

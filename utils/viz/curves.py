@@ -19,6 +19,9 @@ def _curves(history: object, label: str, metric: str, log: bool) -> dict[str, np
         raise KeyError(f"metric={metric!r} is not in the history of {label!r}: expected one of {sorted(hist)}")
     curves = {key: np.asarray(hist[key], np.float64) for key in (metric, f"val_{metric}") if key in hist}
     not_empty(curves[metric], f"the history of {label!r} for metric={metric!r}", note=f"{NOTHING} (no epoch)")
+    if any(len(values) != len(curves[metric]) for values in curves.values()):
+        raise ValueError(f"the history of {label!r} has {len(curves[metric])} values of {metric!r} but "
+                         f"{len(curves[f'val_{metric}'])} of 'val_{metric}': expected one of each per epoch")
     for key, values in curves.items():
         if log and np.any(values <= 0):  # matplotlib would drop them from a log axis without a word
             raise ValueError(f"{key} of {label!r} has values down to {np.nanmin(values):.3g}: expected values > 0 "
