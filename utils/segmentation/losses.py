@@ -3,7 +3,9 @@
 Shapes. Predictions are probabilities (a sigmoid or softmax output) of shape (B, *spatial, C), channels last, with
 spatial_dims (2 for images, 3 for volumes) spatial axes. C = 1 is a binary problem, C > 1 one-hot classes. A binary
 problem may also drop the channel axis, (B, *spatial). Targets have the prediction's shape, or, when C > 1, may be
-integer label maps (B, *spatial) or (B, *spatial, 1), which are one-hot encoded here.
+integer label maps (B, *spatial) or (B, *spatial, 1), which are one-hot encoded here. Values are checked where they
+are known (NumPy input, eager tensors; not inside a traced training step): predictions must be probabilities in
+[0, 1], targets in [0, 1] or labels 0..C−1, and a batch must hold at least one pixel.
 
 Soft Dice is the lecture's (and V-Net's, Milletari et al. 2016) formula, with squares in the denominator:
 

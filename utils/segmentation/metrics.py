@@ -2,7 +2,8 @@
 
 Binary masks: iou and dice threshold probabilities at `threshold` (p >= threshold is foreground, as
 keras.metrics.BinaryIoU does) and pool every pixel of the arrays they are given; call them per image for per-image
-scores. When both masks are empty they agree perfectly and the score is 1.0 (keras.metrics.IoU returns 0 there).
+scores. When both masks are empty they agree perfectly and the score is 1.0 (keras.metrics.IoU returns 0 there);
+masks of no pixels at all, NaN and values outside [0, 1] are refused.
 
 Label maps: the confusion matrix has the true class on rows and the predicted class on columns (as in Keras and
 scikit-learn). A class absent from both maps has an undefined IoU or Dice, reported as NaN, and mean_iou averages the
