@@ -91,8 +91,8 @@ def test_mask_ap_is_one_for_the_ground_truth_and_lower_for_shifted_masks(scenes)
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="pooler"):
         RCNN(pooler="max")
-    with pytest.raises(ValueError, match="image_size=60"):
-        RCNN(image_size=60)
+    with pytest.raises(ValueError, match="image_size=72: expected a multiple of 32"):
+        RCNN(image_size=72)
     with pytest.raises(ValueError, match="roi_positive_fraction"):
         RCNN(roi_positive_fraction=0.0)
     model = small(True)

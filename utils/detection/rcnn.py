@@ -72,8 +72,8 @@ class RCNN(keras.Model):
         super().__init__(**kwargs)
         self.num_classes = positive_int(num_classes, "num_classes")
         self.image_size = positive_int(image_size, "image_size")
-        if self.image_size % STRIDE:
-            raise ValueError(f"image_size={image_size!r}: expected a multiple of the feature stride {STRIDE}")
+        if self.image_size % 32:
+            raise ValueError(f"image_size={image_size!r}: expected a multiple of 32, the backbone's largest stride")
         self.masks, self.pooler_kind = bool(masks), one_of(pooler, "pooler", POOLERS)
         self.rpn_samples = positive_int(rpn_samples, "rpn_samples")
         self.roi_samples = positive_int(roi_samples, "roi_samples")
