@@ -23,6 +23,10 @@ def test_a_tiny_detector_run_writes_a_loadable_checkpoint_and_resumes(tmp_path, 
     model = load_checkpoint("tiny", directory=weights)
     assert model.masks and model.count_params() == record["architecture"]["params"]
     assert "epoch 1/1" in capsys.readouterr().out
+    main(tiny + ["--resume", "--evaluate-only"])                   # a run that lost its evaluation gets it back
+    again = json.loads((weights / "tiny.json").read_text())
+    assert again["epochs"] == 2 and again["command"].endswith("--resume --evaluate-only")
+    assert again["final_metrics"] == record["final_metrics"]          # the same weights, the same scenes
 
 
 def test_the_entry_point_sends_each_model_to_its_trainer():

@@ -13,6 +13,7 @@ import argparse
 import time
 
 from utils.course.cli import add_checkpoint_arguments, recorded_command
+from utils.detection.evaluation import coco_map  # imported now, not after hours of training (code may change)
 
 SCENES = {"size": 128, "n_objects": (1, 4), "object_size": (20, 48)}  # notebook 11's scenes
 TRAIN_SEED, TEST_SEED = 1, 2
@@ -21,7 +22,6 @@ BUILDERS = {"faster_rcnn": "utils.detection.rcnn:faster_rcnn", "mask_rcnn": "uti
 
 def evaluate(model, test, batch_size: int = 50) -> dict[str, float]:
     """Box AP (and mask AP for Mask R-CNN) of a model on held-out scenes, with pycocotools."""
-    from utils.detection.evaluation import coco_map
     from utils.detection.rcnn import detect_scenes
 
     dets = detect_scenes(model, test.images, batch_size)
@@ -45,7 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     add_checkpoint_arguments(parser)
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="with --resume: no training, only the held-out AP added to the provenance")
     args = parser.parse_args(argv)
+    if args.evaluate_only and not args.resume:
+        parser.error("--evaluate-only needs --resume: it evaluates the saved checkpoint NAME")
     command = recorded_command(argv)
 
     from utils.course.session import device_description, quiet_tensorflow
@@ -97,10 +101,13 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"{model.name}: {model.count_params():,} parameters; {len(train_data)} training scenes; {command}",
           flush=True)
-    data = rcnn_dataset(train_data, args.batch_size, masks=masks, seed=args.seed)
-    run = train(model, data, loss=None, epochs=args.epochs, learning_rate=args.lr, alpha=0.01, clipnorm=5.0,
-                callbacks=[SaveEveryEpoch()], max_seconds=args.minutes * 60 if args.minutes else None)
-    record = provenance(run.epochs)
+    epochs_run = 0
+    if not args.evaluate_only:
+        data = rcnn_dataset(train_data, args.batch_size, masks=masks, seed=args.seed)
+        epochs_run = train(model, data, loss=None, epochs=args.epochs, learning_rate=args.lr, alpha=0.01, clipnorm=5.0,
+                           callbacks=[SaveEveryEpoch()],
+                           max_seconds=args.minutes * 60 if args.minutes else None).epochs
+    record = provenance(epochs_run)
     record["final_metrics"] = evaluate(model, test)
     save_checkpoint(model, name, BUILDERS[args.model], kwargs, record)
     print("held-out scenes:", record["final_metrics"], flush=True)
