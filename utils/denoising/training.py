@@ -8,12 +8,12 @@ device, backend, and final PSNR on the held-out photos.
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from utils.course.cli import add_checkpoint_arguments, recorded_command
 
 
 def evaluate(model, color: str, sigmas=(15, 25, 50), seed: int = 0) -> dict[str, float]:
@@ -67,13 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sigma-max", type=float, default=55.0, help="blind training: sigma ~ U[0, sigma_max]")
     parser.add_argument("--clip-fraction", type=float, default=1.0,
                         help="fraction of noisy patches clipped to [0, 1] (1: 8-bit protocol, 0: literature's)")
-    parser.add_argument("--minutes", type=float, default=None, help="stop after the epoch that would pass this")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--name", default=None, help="checkpoint name (default: the model)")
-    parser.add_argument("--resume", action="store_true",
-                        help="start from the saved checkpoint NAME and add this run to its provenance")
+    add_checkpoint_arguments(parser)
     args = parser.parse_args(argv)
-    command = "python -m utils.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = recorded_command(argv)
 
     if args.schedule == "minutes" and not args.minutes:
         parser.error("--schedule minutes needs --minutes")
