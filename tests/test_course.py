@@ -91,6 +91,26 @@ def test_quick_run_writes_to_scratch_and_reports_time(tmp_path, monkeypatch):
     assert nbformat.read(nb_dir / "00_setup.ipynb", as_version=4).cells[1].outputs == []
 
 
+def test_a_run_sets_the_mode_in_the_kernel_not_in_this_process(tmp_path, monkeypatch):
+    import os
+
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    parameters = nbformat.v4.new_code_cell("x = 0", metadata={"tags": ["parameters"]})
+    show = nbformat.v4.new_code_cell("import os\nprint(os.environ['COURSE_QUICK'], os.environ['COURSE_OVERRIDES'])")
+    nb = nbformat.v4.new_notebook(cells=[parameters, show],
+                                  metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nbformat.write(nb, nb_dir / "00_setup.ipynb")
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    monkeypatch.delenv("COURSE_OVERRIDES", raising=False)
+    before = os.environ.get("COURSE_QUICK")
+    course.execute("00_setup", quick=True, params={"x": 1})
+    ran = nbformat.read(tmp_path / ".scratch" / "notebooks" / "00_setup.ipynb", as_version=4)
+    assert ran.cells[-1].outputs[0]["text"].strip() == "1 1"
+    assert os.environ.get("COURSE_QUICK") == before and "COURSE_OVERRIDES" not in os.environ
+
+
 def test_a_failing_cell_is_named(tmp_path, monkeypatch):
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()

@@ -106,9 +106,9 @@ def execute(name: str, quick: bool, params: dict[str, object], timeout: int = 18
     source = notebooks_dir() / f"{name}.ipynb"
     nb = nbformat.read(source, as_version=4)
     inject_parameters(nb, params)
-    os.environ["COURSE_QUICK"] = "1" if quick else "0"
+    # the kernel's environment, not this process's (a test calling execute must not change its own mode):
     # a run with overridden parameters records its figures in .scratch/, never over the committed results/
-    os.environ[OVERRIDES_ENV] = "1" if params else "0"
+    env = {**os.environ, "COURSE_QUICK": "1" if quick else "0", OVERRIDES_ENV: "1" if params else "0"}
     # the kernel's own log only at ERROR: its "running over TCP without encryption" warning (a local
     # kernel on the loopback interface) is noise on every run; the notebook's warnings still reach its outputs
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -119,7 +119,7 @@ def execute(name: str, quick: bool, params: dict[str, object], timeout: int = 18
     target = source if not quick and not params else scratch_dir() / "notebooks" / source.name
     t0 = time.perf_counter()
     try:
-        client.execute()
+        client.execute(env=env)
     except CellTimeoutError:
         raise SystemExit(f"{name}: cell {running['cell']} ran past the limit of {timeout} s per cell "
                          "(--timeout)") from None
