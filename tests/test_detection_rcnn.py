@@ -98,6 +98,8 @@ def test_bad_arguments_are_named():
     model = small(True)
     with pytest.raises(ValueError, match=r"images has shape \(2, 32, 32, 3\): expected \(n, 64, 64, 3\)"):
         detect_scenes(model, np.zeros((2, 32, 32, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"images\[0:2\] has values in \[0, 255\]: expected floats in \[0, 1\]"):
+        detect_scenes(model, np.full((2, 64, 64, 3), 255.0, np.float32) * (np.arange(2) > 0)[:, None, None, None])
     boxes, labels = np.zeros((1, 1, 4), np.float32), np.ones((1, 1), np.int32)
     with pytest.raises(ValueError, match=r"masks has shape \(1, 1, 32, 32\): expected \(B, M, 64, 64\)"):
         model.compute_losses(np.zeros((1, 64, 64, 3), np.uint8),

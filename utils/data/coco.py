@@ -16,14 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from utils.course.checks import as_image_array, finite_in, whole_numbers, xyxy_boxes
+from utils.data.pixels import to_uint8
 from utils.data.scenes import Scenes, check_objects, check_scenes, read_image
 
 ANNOTATIONS = "annotations.json"
 IMAGES = "images"
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def export_coco(data: Scenes, folder: str | Path, description: str = "synthetic scenes") -> Path:
@@ -45,7 +42,7 @@ def export_coco(data: Scenes, folder: str | Path, description: str = "synthetic 
         _check_scene(scene, i, data.num_classes - 1)
         image_id = int(data.image_ids[i])
         file_name = f"{i:06d}.png"
-        Image.fromarray(_to_uint8(scene.image)).save(folder / IMAGES / file_name)
+        Image.fromarray(to_uint8(scene.image, name=f"data.images[{i}]")).save(folder / IMAGES / file_name)
         height, width = scene.image.shape[:2]
         images.append({"id": image_id, "file_name": file_name, "width": int(width), "height": int(height)})
         for box, label, mask in zip(scene.boxes, scene.labels, scene.instances):

@@ -25,6 +25,7 @@ import keras.ops as K
 import numpy as np
 
 from utils.course.checks import number_in, one_of, positive_int
+from utils.data.pixels import to_uint8
 from utils.detection.anchors import grid_anchors
 from utils.detection.mask_head import mask_head, mask_loss, mask_targets
 from utils.detection.roi_heads import box_head, box_head_losses, detect, sample_proposals
@@ -232,15 +233,15 @@ def rcnn_detector(model: RCNN):
 def detect_scenes(model: RCNN, images: np.ndarray, batch_size: int = 50) -> dict[str, list[np.ndarray]]:
     """Per-image lists {"boxes", "scores", "labels"} (and "masks": (N_i, H, W) bool, pasted into the image).
 
-    images: (n, H, W, 3) uint8, or float in [0, 1] (scenes' images), rounded to uint8 as in training.
+    images: (n, H, W, 3) uint8, or float in [0, 1] (scenes' images), rounded to uint8 as in training
+    (`utils.data.pixels.to_uint8`: NaN, a 0-255 float image and an empty batch are refused).
     """
     from utils.detection.mask_head import paste_masks
 
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[1:] != (model.image_size, model.image_size, 3):
         raise ValueError(f"images has shape {images.shape}: expected (n, {model.image_size}, {model.image_size}, 3)")
-    if images.dtype != np.uint8:
-        images = np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+    images = to_uint8(images, name="images")  # uint8 as is; floats rounded as in training (`rcnn_dataset`)
     run = rcnn_detector(model)
     batch_size = positive_int(batch_size, "batch_size")
     out: dict[str, list[np.ndarray]] = {"boxes": [], "scores": [], "labels": [], **({"masks": []} if model.masks
