@@ -47,10 +47,27 @@ def test_ground_truth_holds_every_box_with_its_coco_bbox():
 def test_bad_input_gets_a_clear_error():
     with pytest.raises(ValueError, match="boxes has 1 entries: expected one per image \\(2\\)"):
         coco_map(GT_BOXES, GT_LABELS, GT_BOXES[:1], [np.ones(2)] * 2, [np.ones(2)] * 2)
-    with pytest.raises(ValueError, match=r"labels\[0\] has labels in \[1, 7\]: expected 1..2"):
+    with pytest.raises(ValueError, match=r"labels\[0\] has labels in \[1, 7\]: expected labels in \[1, 2\]"):
         coco_map(GT_BOXES, GT_LABELS, GT_BOXES, [np.ones(2), np.ones(1)], [np.array([1, 7]), np.array([1])])
     with pytest.raises(ValueError, match="image 0 has 2 boxes and 1 labels"):
         coco_ground_truth(GT_BOXES, [np.array([1]), np.array([1])])
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"gt_boxes": [np.array([[10, 0, 0, 10]]), np.zeros((0, 4))]},
+     r"gt_boxes\[0\] has 1 box\(es\) with x2 < x1 or y2 < y1, the first \[10.0, 0.0, 0.0, 10.0\]"),
+    ({"boxes": [np.array([[0, 0, np.nan, 10]]), np.zeros((0, 4))]}, r"boxes\[0\] has 1 box\(es\) with NaN or inf"),
+    ({"scores": [np.array([np.nan]), np.zeros(0)]}, r"scores\[0\] has 1 NaN or infinite value\(s\): expected finite"),
+    ({"labels": [np.array([1.5]), np.zeros(0)]}, r"labels\[0\] has fractional values such as 1.5"),
+    ({"gt_labels": [np.array([0]), np.zeros(0)]},
+     r"gt_labels\[0\] has labels in \[0, 0\]: expected labels in \[1, 2\]"),
+])
+def test_bad_boxes_scores_and_labels_are_named(change, match):
+    args = {"gt_boxes": [np.array([[0, 0, 10, 10]]), np.zeros((0, 4))], "gt_labels": [np.array([1]), np.zeros(0)],
+            "boxes": [np.array([[0, 0, 10, 10]]), np.zeros((0, 4))], "scores": [np.array([0.9]), np.zeros(0)],
+            "labels": [np.array([1]), np.zeros(0)], "class_names": ["background", "a", "b"]}
+    with pytest.raises(ValueError, match=match):
+        coco_map(**{**args, **change})
 
 
 def test_operating_point_counts_by_hand():
@@ -82,6 +99,8 @@ def test_operating_point_counts_by_hand():
         detection_counts(pairs, [scores[0][:3], scores[1]], 0.5)
     with pytest.raises(ValueError, match="thresholds=.*expected a non-empty sequence"):
         best_f1_threshold(pairs, scores, thresholds=[])
+    with pytest.raises(ValueError, match=r"thresholds has 1 NaN or infinite value\(s\)"):
+        best_f1_threshold(pairs, scores, thresholds=[0.5, np.nan])
     with pytest.raises(ValueError, match="iou_threshold=0"):
         agreement(boxes, labels, gt_boxes, gt_labels, iou_threshold=0)
     with pytest.raises(ValueError, match="image 0: 4 boxes with 3 labels"):

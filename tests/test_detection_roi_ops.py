@@ -126,3 +126,5 @@ def test_boxes_outside_the_map_read_zeros_and_inverted_or_no_boxes_are_handled()
     assert roi_align(f, np.zeros((1, 0, 4), np.float32), 3).shape == (1, 0, 3, 3, 2)
     with pytest.raises(ValueError, match=r"1 box\(es\) with x2 < x1 or y2 < y1, the first \[4.0, 0.0, 2.0, 8.0\]"):
         roi_align(f, np.array([[[0, 0, 8, 8], [4, 0, 2, 8]]], np.float32))
+    with pytest.raises(ValueError, match=r"boxes has 1 box\(es\) with NaN or inf"):
+        roi_pool(f, np.array([[[0, 0, np.nan, 8]]], np.float32))

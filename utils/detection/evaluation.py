@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from utils.course.checks import class_labels, finite_in, whole_numbers, xyxy_boxes
 from utils.data.coco import to_coco_results
 
 
@@ -21,14 +22,13 @@ def _per_image(name: str, values: Sequence, n: int | None, kind: str) -> list[np
     """Per-image arrays: kind "boxes" (N_i, 4) float, "scores" (N_i,) float or "labels" (N_i,) int."""
     if n is not None and len(values) != n:
         raise ValueError(f"{name} has {len(values)} entries: expected one per image ({n})")
-    out = []
-    for i, v in enumerate(values):
-        arr = np.asarray(v, np.int64 if kind == "labels" else np.float64)
-        arr = arr.reshape(-1, 4) if kind == "boxes" else arr.reshape(-1)
-        if kind != "labels" and arr.size and not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name}[{i}] holds non-finite values: expected finite {kind}")
-        out.append(arr)
-    return out
+    if kind == "boxes":
+        return [xyxy_boxes(v, f"{name}[{i}]") for i, v in enumerate(values)]
+    if kind == "scores":
+        return [finite_in(np.asarray(v, np.float64).reshape(-1), f"{name}[{i}]", expected="finite scores")
+                for i, v in enumerate(values)]
+    return [whole_numbers(np.asarray(v).reshape(-1), f"{name}[{i}]", expected="integer labels 1..C")
+            for i, v in enumerate(values)]
 
 
 def _rle(mask: np.ndarray) -> dict:
@@ -72,8 +72,7 @@ def coco_ground_truth(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.nda
     for i, (b, lab) in enumerate(zip(boxes, labels)):
         if len(b) != len(lab):
             raise ValueError(f"image {i} has {len(b)} boxes and {len(lab)} labels: expected as many of each")
-        if lab.size and (lab.min() < 1 or lab.max() > n_classes):
-            raise ValueError(f"gt_labels[{i}] has labels in [{lab.min()}, {lab.max()}]: expected 1..{n_classes}")
+        class_labels(lab, f"gt_labels[{i}]", n_classes, first=1)
         for k, ((x1, y1, x2, y2), c) in enumerate(zip(b.tolist(), lab.tolist())):
             w, h = x2 - x1, y2 - y1
             annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": int(c),
@@ -118,8 +117,7 @@ def coco_map(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.ndarray], bo
     labels = _per_image("labels", labels, n, "labels")
     cats = coco.getCatIds()
     for i, lab in enumerate(labels):
-        if lab.size and (lab.min() < 1 or lab.max() > len(cats)):
-            raise ValueError(f"labels[{i}] has labels in [{lab.min()}, {lab.max()}]: expected 1..{len(cats)}")
+        class_labels(lab, f"labels[{i}]", len(cats), first=1)
     boxes = _per_image("boxes", boxes, n, "boxes")
     results = to_coco_results(list(range(n)), boxes, _per_image("scores", scores, n, "scores"), labels)
     if masks is not None:
@@ -204,8 +202,9 @@ def best_f1_threshold(pairs: Sequence[np.ndarray], scores: Sequence[np.ndarray],
                       thresholds: Sequence[float] | None = None) -> tuple[float, float]:
     """The score threshold with the highest F1 = 2TP / (2TP + FP + FN) (default 0.05, 0.10, ..., 0.95), and that F1."""
     grid = np.round(np.arange(0.05, 1.0, 0.05), 2) if thresholds is None else np.asarray(thresholds, np.float64)
-    if grid.ndim != 1 or not len(grid) or not np.all(np.isfinite(grid)):
+    if grid.ndim != 1 or not len(grid):
         raise ValueError(f"thresholds={thresholds!r}: expected a non-empty sequence of finite scores")
+    finite_in(grid, "thresholds", expected="a non-empty sequence of finite scores")
     f1 = {}
     for t in grid:
         tp, fp, fn = detection_counts(pairs, scores, float(t))

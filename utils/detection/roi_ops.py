@@ -21,7 +21,7 @@ compiled code, and pass gradients to the features.
 
 Edge cases, tested: a box partly or wholly outside the map reads zeros there (RoIAlign: samples
 more than one cell outside are 0, as torchvision's; RoI pooling: a bin with no cell inside is 0);
-R = 0 boxes give (B, 0, P_h, P_w, C); NumPy boxes with x2 < x1 or y2 < y1 are refused (inside
+R = 0 boxes give (B, 0, P_h, P_w, C); NumPy boxes with x2 < x1 or y2 < y1, NaN or inf are refused (inside
 compiled code values cannot be checked, and such a box samples its bins in mirrored order).
 """
 
@@ -33,7 +33,7 @@ import keras
 import keras.ops as K
 import numpy as np
 
-from utils.course.checks import as_float_tensor, is_array_like, numpy_like, positive_float, positive_int
+from utils.course.checks import as_float_tensor, is_array_like, numpy_like, positive_float, positive_int, xyxy_boxes
 
 
 def _inputs(features, boxes, output_size, spatial_scale):
@@ -47,11 +47,7 @@ def _inputs(features, boxes, output_size, spatial_scale):
     if f.shape[0] is not None and b.shape[0] is not None and f.shape[0] != b.shape[0]:
         raise ValueError(f"features hold {f.shape[0]} images and boxes {b.shape[0]}: expected one box set per image")
     if is_array_like(boxes):  # values known here (inside compiled code they are not: see the module docstring)
-        corners = np.asarray(boxes, np.float32).reshape(-1, 4)
-        inverted = np.flatnonzero((corners[:, 2] < corners[:, 0]) | (corners[:, 3] < corners[:, 1]))
-        if inverted.size:
-            raise ValueError(f"boxes has {inverted.size} box(es) with x2 < x1 or y2 < y1, the first "
-                             f"{corners[inverted[0]].tolist()}: expected (x1, y1, x2, y2) with x2 >= x1, y2 >= y1")
+        xyxy_boxes(np.asarray(boxes, np.float32).reshape(-1, 4), "boxes")
     b = K.cast(b, f.dtype)  # positions and interpolation weights in the features' precision
     size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
     if len(size) != 2:
