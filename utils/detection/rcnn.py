@@ -230,8 +230,10 @@ def rcnn_detector(model: RCNN):
     return run
 
 
-def detect_scenes(model: RCNN, images: np.ndarray, batch_size: int = 50) -> dict[str, list[np.ndarray]]:
+def detect_scenes(model: RCNN, images: np.ndarray, batch_size: int = 50, run=None) -> dict[str, list[np.ndarray]]:
     """Per-image lists {"boxes", "scores", "labels"} (and "masks": (N_i, H, W) bool, pasted into the image).
+
+    run: the compiled detector (`rcnn_detector(model)`) to reuse across calls, e.g. when timing; made here if None.
 
     images: (n, H, W, 3) uint8, or float in [0, 1] (scenes' images), rounded to uint8 as in training
     (`utils.data.pixels.to_uint8`: NaN, a 0-255 float image and an empty batch are refused).
@@ -242,7 +244,7 @@ def detect_scenes(model: RCNN, images: np.ndarray, batch_size: int = 50) -> dict
     if images.ndim != 4 or images.shape[1:] != (model.image_size, model.image_size, 3):
         raise ValueError(f"images has shape {images.shape}: expected (n, {model.image_size}, {model.image_size}, 3)")
     images = to_uint8(images, name="images")  # uint8 as is; floats rounded as in training (`rcnn_dataset`)
-    run = rcnn_detector(model)
+    run = run or rcnn_detector(model)
     batch_size = positive_int(batch_size, "batch_size")
     out: dict[str, list[np.ndarray]] = {"boxes": [], "scores": [], "labels": [], **({"masks": []} if model.masks
                                                                                     else {})}
