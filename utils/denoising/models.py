@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from utils.course.checks import as_image_array, number_in, positive_int
+from utils.course.checks import divisible_sides, int_at_least, one_of, positive_int
+from utils.denoising.classical import noise_sigma, noisy_image
 from utils.nn.blocks import conv_bn_act
 
 if TYPE_CHECKING:
@@ -16,10 +17,16 @@ if TYPE_CHECKING:
 
 
 def lecture_autoencoder(input_shape: tuple = (32, 32, 3)) -> keras.Model:
-    """The lecture's denoising autoencoder, layer for layer (use input_shape=(None, None, 3) for whole images)."""
+    """The lecture's denoising autoencoder, layer for layer (use input_shape=(None, None, 3) for whole images).
+
+    Its two 2x2 poolings and two 2x upsamplings return an image of the input's size only when the
+    sides are multiples of 4: any other fixed size is refused (`denoise_image` pads whole images).
+    """
     import keras
     from keras import layers
 
+    input_shape = divisible_sides(input_shape, "input_shape", 4, by="4, its two 2x2 poolings",
+                                  why="so that the output has the input's size")
     x_in = keras.Input(shape=input_shape)
     x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x_in)
     x = layers.MaxPooling2D((2, 2), padding="same")(x)
@@ -47,9 +54,9 @@ def dncnn(depth: int = 17, channels: int = 64, residual: bool = True, image_chan
     import keras
     from keras import layers
 
-    depth, channels = positive_int(depth, "depth"), positive_int(channels, "channels")
-    if depth < 3:
-        raise ValueError(f"depth={depth}: expected at least 3 (first, middle and last convolution)")
+    depth = int_at_least(depth, "depth", 3, note="the first, middle and last convolutions")
+    channels, image_channels = positive_int(channels, "channels"), positive_int(image_channels, "image_channels")
+    one_of(residual, "residual", (True, False))
     noisy = keras.Input(shape=(None, None, image_channels), name="noisy")
     x = layers.Conv2D(channels, 3, padding="same", activation="relu")(noisy)
     for _ in range(depth - 2):
@@ -70,6 +77,10 @@ def noise_level_map(noisy: keras.KerasTensor, level: keras.KerasTensor) -> keras
     """FFDNet's noise-level map: each image's sigma (0-1 scale, shape (N, 1)) spread over its pixels, (N, H, W, 1)."""
     from keras import ops
 
+    if len(noisy.shape) != 4:
+        raise ValueError(f"noisy has shape {tuple(noisy.shape)}: expected a batch (N, H, W, C)")
+    if len(level.shape) != 2 or level.shape[-1] not in (1, None):
+        raise ValueError(f"level has shape {tuple(level.shape)}: expected (N, 1), one sigma / 255 per image")
     return ops.ones_like(noisy[..., :1]) * ops.reshape(level, (-1, 1, 1, 1))
 
 
@@ -87,10 +98,10 @@ def drunet(channels: tuple[int, ...] | list[int] = (32, 64, 128, 192), blocks: i
     import keras
     from keras import layers
 
+    if not isinstance(channels, (tuple, list)) or len(channels) < 2:
+        raise ValueError(f"channels={channels!r}: expected at least two scales, a list of widths such as [32, 64]")
     channels = [positive_int(c, f"channels[{i}]") for i, c in enumerate(channels)]
-    blocks = positive_int(blocks, "blocks")
-    if len(channels) < 2:
-        raise ValueError(f"channels={channels}: expected at least two scales")
+    blocks, image_channels = positive_int(blocks, "blocks"), positive_int(image_channels, "image_channels")
     noisy = keras.Input(shape=(None, None, image_channels), name="noisy")
     level = keras.Input(shape=(1,), name="noise_level")
     level_map = layers.Lambda(lambda t: noise_level_map(*t), name="noise_level_map")([noisy, level])
@@ -123,7 +134,11 @@ def drunet(channels: tuple[int, ...] | list[int] = (32, 64, 128, 192), blocks: i
 
 def size_multiple(model: keras.Model) -> int:
     """What the sides of a model's input must divide by: 2 ** (number of stride-2 poolings and convolutions)."""
+    import keras
     from keras import layers
+
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model={model!r}: expected a Keras model")
 
     downs = [la for la in model.layers if isinstance(la, (layers.MaxPooling2D, layers.AveragePooling2D, layers.Conv2D))
              and not isinstance(la, layers.Conv2DTranspose) and max(la.strides) > 1]
@@ -138,7 +153,9 @@ def denoise_image(model: keras.Model, image: np.ndarray, multiple: int = 4, batc
     downsampling needs (`size_multiple`), and the result cropped back, so any size works. A model
     told the noise level (two inputs, as `drunet`) needs sigma on the 0-255 scale; a blind one takes none.
     """
-    arr = as_image_array(image, "image", (2, 3, 4), in_unit_range=False)
+    multiple = math.lcm(positive_int(multiple, "multiple"), size_multiple(model))
+    batch_size = positive_int(batch_size, "batch_size")
+    arr = noisy_image(image, "image", (2, 3, 4))
     single = arr.ndim < 4
     told = len(model.inputs) == 2
     if told and sigma is None:
@@ -146,10 +163,7 @@ def denoise_image(model: keras.Model, image: np.ndarray, multiple: int = 4, batc
     if not told and sigma is not None:
         raise ValueError(f"sigma={sigma!r}: model {model.name!r} is blind (one input), expected sigma=None")
     if told:
-        sigma = number_in(sigma, "sigma", 0, note="the noise level on the 0-255 scale, e.g. 25")
-        if 0 < sigma < 1:
-            raise ValueError(f"sigma={sigma!r}: expected sigma on the 0-255 scale (e.g. 25), not the 0-1 scale")
-    multiple = math.lcm(positive_int(multiple, "multiple"), size_multiple(model))
+        sigma = noise_sigma(sigma)
     channels_in = model.inputs[0].shape[-1]
     if arr.ndim == 2:
         arr = arr[..., None]

@@ -22,11 +22,18 @@ def evaluate(model, color: str, sigmas=(15, 25, 50), seed: int = 0) -> dict[str,
     Grey photos; an RGB model sees them replicated to three channels and its output is averaged back.
     A model told the noise level (drunet) is told the true sigma, as BM3D is.
     """
+    from utils.course.checks import non_negative_int, not_empty, one_of
     from utils.data.noise import add_gaussian_noise
     from utils.data.photos import TEST_PHOTOS, load_photo
+    from utils.denoising.classical import noise_sigma
     from utils.denoising.models import denoise_image
     from utils.denoising.quality import psnr
 
+    one_of(color, "color", ("gray", "rgb"), note="what the model takes: one grey channel or three")
+    not_empty(sigmas, "sigmas", note="expected at least one noise level on the 0-255 scale")
+    for i, s in enumerate(sigmas):
+        noise_sigma(s, f"sigmas[{i}]")
+    seed = non_negative_int(seed, "seed")
     out = {}
     for clip, suffix in ((True, ""), (False, "_unclipped")):
         for s in sigmas:
@@ -39,6 +46,32 @@ def evaluate(model, color: str, sigmas=(15, 25, 50), seed: int = 0) -> dict[str,
                 scores.append(psnr(clean, y if color == "gray" else y.mean(axis=-1)))
             out[f"psnr_s{s}_test_mean{suffix}"] = round(float(np.mean(scores)), 3)
     return out
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse zero/negative sizes and counts, a learning rate <= 0 and fractions outside [0, 1], by flag name."""
+    from utils.course.checks import int_at_least, non_negative_int, number_in, positive_float, positive_int
+
+    try:
+        int_at_least(args.depth, "--depth", 3, note="the first, middle and last convolutions")
+        for i, c in enumerate(args.channels or []):
+            positive_int(c, f"--channels[{i}]")
+        for flag in ("blocks", "patch", "patches_per_epoch", "epochs", "batch_size"):
+            if getattr(args, flag) is not None:  # --patch None: the model's default
+                positive_int(getattr(args, flag), "--" + flag.replace("_", "-"))
+        non_negative_int(args.workers, "--workers")
+        non_negative_int(args.seed, "--seed")
+        positive_float(args.lr, "--lr")
+        number_in(args.sigma_max, "--sigma-max", 1, 255, note="the largest noise level on the 0-255 scale")
+        number_in(args.clip_fraction, "--clip-fraction", 0, 1)
+        if args.minutes is not None:
+            positive_float(args.minutes, "--minutes")
+    except ValueError as err:
+        parser.error(str(err))
+    # the models that downsample train only on patches their scales divide (else the output has another size)
+    multiple = {"autoencoder": 4, "drunet": 2 ** (len(args.channels or [32, 64, 128, 192]) - 1)}.get(args.model, 1)
+    if args.patch is not None and args.patch % multiple:
+        parser.error(f"--patch={args.patch}: expected a multiple of {multiple}, the downsampling of {args.model}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     command = recorded_command(argv)
 
+    check_arguments(parser, args)
     if args.schedule == "minutes" and not args.minutes:
         parser.error("--schedule minutes needs --minutes")
     if args.model != "drunet" and args.channels is not None and len(args.channels) != 1:
@@ -94,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         keras.config.set_dtype_policy("mixed_bfloat16")
     rng = np.random.default_rng(args.seed)
     color = "rgb" if args.model == "autoencoder" else "gray"
-    patch = args.patch or {"dncnn": 40, "drunet": 96, "autoencoder": 32}[args.model]
+    patch = args.patch if args.patch is not None else {"dncnn": 40, "drunet": 96, "autoencoder": 32}[args.model]
     if args.model == "dncnn":
         kwargs = {"depth": args.depth, "channels": (args.channels or [64])[0]}
         model, builder = dncnn(**kwargs), "utils.denoising.models:dncnn"
