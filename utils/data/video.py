@@ -329,6 +329,38 @@ class _Traffic:
 # Rendering
 
 
+_GRID = 48  # vehicle shapes are drawn from a table of _GRID x _GRID cells over (a, z) in [0, 1)^2
+
+
+def _shape_table(length: float, height: float, parts: tuple) -> np.ndarray:
+    """The part code of each (a, z) cell of a class's shape (discs round on the vehicle, not on the table).
+
+    One row and one column more than the grid, all 0, for pixels outside the vehicle's box.
+    """
+    centres = (np.arange(_GRID) + 0.5) / _GRID
+    a, z = centres[:, None], centres[None, :]
+    table = np.zeros((_GRID + 1, _GRID + 1), np.uint8)
+    for part in parts:
+        if part[0] == "rect":
+            _, code, a0, a1, z0, z1 = part
+            inside = (a >= a0) & (a <= a1) & (z >= z0) & (z <= z1)
+        else:
+            _, code, ac, zc, r = part
+            inside = ((a - ac) * length / height) ** 2 + (z - zc) ** 2 <= r**2
+        table[:_GRID, :_GRID][inside] = code
+    return table
+
+
+_TABLES = [_shape_table(length, height, parts) for length, height, _, parts in _CLASSES]
+
+
+def _cells(t: np.ndarray) -> np.ndarray:
+    """Table indices of coordinates t: floor(t * _GRID) inside [0, 1), else the all-zero last index."""
+    cells = (t * _GRID).astype(np.int32)
+    cells[(t < 0) | (cells >= _GRID)] = _GRID
+    return cells
+
+
 def _vehicle_pixels(road: _Road, v: _Vehicle, shadow: tuple[float, float] | None = None):
     """The part codes of a vehicle (or, with shadow=(dx, dy), its cast shadow's mask) on its bounding crop.
 
@@ -336,36 +368,26 @@ def _vehicle_pixels(road: _Road, v: _Vehicle, shadow: tuple[float, float] | None
     mask is known even where the frame cuts it.
     """
     lane = v.lane
-    x_back, x_front = road.x_of(lane, np.array([v.pos - v.length / 2, v.pos + v.length / 2]))
+    span = road.size - road.vx
+    u_back, u_front = (road.direction[lane] * (v.pos + k * v.length / 2) for k in (-1, 1))
+    x_back, x_front = (road.vx + span * math.exp(road.c[lane] * u) for u in (u_back, u_front))
     slope = road.ground_slopes[lane]
-    x_mid = 0.5 * (x_back + x_front)
-    h = v.height * road.px_per_m * (slope * (x_mid - road.vx)) / (_NEAR_EDGE * road.size - road.vy)
+    h = v.height * road.px_per_m * slope * (0.5 * (x_back + x_front) - road.vx) / (_NEAR_EDGE * road.size - road.vy)
     dx = dy = 0.0
     if shadow is not None:
         dx, dy = shadow[0] * h, shadow[1] * h
-    lo, hi = min(x_back, x_front) + dx, max(x_back, x_front) + dx
-    x0, x1 = math.floor(lo), math.ceil(hi)
-    ground = road.vy + slope * (np.array([x0, x1], float) - dx - road.vx) + dy
-    top = 1.0 if shadow is None else 0.4
-    y0, y1 = math.floor(ground.min() - top * h), math.ceil(ground.max() + (0 if shadow is None else 0.25 * h))
-    xs = np.arange(x0, x1, dtype=np.float32) + 0.5
-    ys = np.arange(y0, y1, dtype=np.float32) + 0.5
-    a = (xs - dx - x_back) / (x_front - x_back)  # 0 at the back, 1 at the front
-    z = (road.vy + slope * (xs - dx - road.vx) + dy)[None, :] - ys[:, None]
-    z /= h  # 0 on the ground, 1 at the roof
+    x0, x1 = math.floor(min(x_back, x_front) + dx), math.ceil(max(x_back, x_front) + dx)
+    g0, g1 = (road.vy + slope * (x - dx - road.vx) + dy for x in (x0, x1))
+    top, bottom = (1.0, 0.0) if shadow is None else (0.4, 0.25)
+    y0, y1 = math.floor(min(g0, g1) - top * h), math.ceil(max(g0, g1) + bottom * h)
+    xs = np.arange(x0, x1, dtype=np.float32) + np.float32(0.5 - dx)
+    a = (xs - np.float32(x_back)) / np.float32(x_front - x_back)  # 0 at the back, 1 at the front
+    ground = np.float32(road.vy + dy - slope * road.vx) + np.float32(slope) * xs
+    z = ground[None, :] - (np.arange(y0, y1, dtype=np.float32) + np.float32(0.5))[:, None]
+    z /= np.float32(h)  # 0 on the ground, 1 at the roof
     if shadow is not None:
         return ((a >= -0.05) & (a <= 1.05))[None, :] & (z >= -0.25) & (z <= 0.4), y0, x0
-    codes = np.zeros(z.shape, np.uint8)
-    length_px = abs(x_front - x_back)
-    for part in _CLASSES[v.cls][3]:
-        if part[0] == "rect":
-            _, code, a0, a1, z0, z1 = part
-            inside = ((a >= a0) & (a <= a1))[None, :] & (z >= z0) & (z <= z1)
-        else:
-            _, code, ac, zc, r = part
-            inside = (((a - ac) * length_px) ** 2)[None, :] + ((z - zc) * h) ** 2 <= (r * h) ** 2
-        codes[inside] = code
-    return codes, y0, x0
+    return _TABLES[v.cls][_cells(a)[None, :], _cells(z)], y0, x0
 
 
 def _clip(y0: int, x0: int, shape: tuple[int, int], size: int):
@@ -379,11 +401,16 @@ def _clip(y0: int, x0: int, shape: tuple[int, int], size: int):
 
 def _blur(images: np.ndarray, weights: tuple[float, float, float], axes: tuple[int, int]) -> np.ndarray:
     """A separable 3-tap blur along two axes, edges repeated."""
+    w0, w1, w2 = (np.float32(w) for w in weights)
     for axis in axes:
-        padded = np.concatenate([images.take([0], axis), images, images.take([-1], axis)], axis)
-        n = images.shape[axis]
-        images = (weights[0] * padded.take(range(0, n), axis) + weights[1] * padded.take(range(1, n + 1), axis)
-                  + weights[2] * padded.take(range(2, n + 2), axis))
+        lead = (slice(None),) * (axis % images.ndim)
+        head, tail, first, last = ((*lead, slice(a, b)) for a, b in ((None, -1), (1, None), (None, 1), (-1, None)))
+        out = images * w1
+        out[tail] += w0 * images[head]  # each pixel takes w0 of the one before it ...
+        out[first] += w0 * images[first]
+        out[head] += w2 * images[tail]  # ... and w2 of the one after it
+        out[last] += w2 * images[last]
+        images = out
     return images
 
 
