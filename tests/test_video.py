@@ -61,7 +61,7 @@ def test_an_occluded_vehicle_keeps_the_box_of_what_is_left_visible():
     car.cls, car.length, car.height = 0, 4.4, 2.0
     bus.cls, bus.length, bus.height = 1, 8.6, 2.6
     car.pos = road.entry_exit(0)[0] + 20.0
-    middle = road.x_of(0, np.array([car.pos]))[0]  # put the bus's centre at the car's x
+    middle = road.x_of(0, car.pos)  # put the bus's centre at the car's x
     bus.pos = float(np.log((middle - road.vx) / (96 - road.vx)) / road.c[1] * road.direction[1])
 
     def draw(vehicles):

@@ -204,10 +204,10 @@ class _Road:
         if not self.stops:
             return np.ones(self.lanes)
         into = (t + self.phase) % self.period  # red covers [0, red); the ramps lie just outside it
-        ramp = 6.0
-        down = np.clip((into - self.red) / ramp, 0, 1)  # ramping up after red
-        up = np.clip((self.period - into) / ramp, 0, 1)  # ramping down before red
-        return np.where(into < self.red, 0.0, np.minimum(down, up))
+        ramp = 6.0  # frames to reach full speed after red, and to come to a stop before it
+        after_red = np.clip((into - self.red) / ramp, 0, 1)
+        before_red = np.clip((self.period - into) / ramp, 0, 1)
+        return np.where(into < self.red, 0.0, np.minimum(after_red, before_red))
 
     def entry_exit(self, lane: int) -> tuple[float, float]:
         """Positions (along the direction of travel) of the border a lane's vehicles enter and the one they leave."""
@@ -215,10 +215,9 @@ class _Road:
             return float(self.u_left[lane]), 0.0
         return 0.0, -float(self.u_left[lane])
 
-    def x_of(self, lane: int, pos: np.ndarray) -> np.ndarray:
-        """Image x of positions along a lane (metres in the direction of travel)."""
-        u = self.direction[lane] * pos
-        return self.vx + (self.size - self.vx) * np.exp(self.c[lane] * u)
+    def x_of(self, lane: int, pos: float) -> float:
+        """Image x of a position along a lane (metres in the direction of travel)."""
+        return self.vx + (self.size - self.vx) * math.exp(self.c[lane] * self.direction[lane] * pos)
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
@@ -368,9 +367,7 @@ def _vehicle_pixels(road: _Road, v: _Vehicle, shadow: tuple[float, float] | None
     mask is known even where the frame cuts it.
     """
     lane = v.lane
-    span = road.size - road.vx
-    u_back, u_front = (road.direction[lane] * (v.pos + k * v.length / 2) for k in (-1, 1))
-    x_back, x_front = (road.vx + span * math.exp(road.c[lane] * u) for u in (u_back, u_front))
+    x_back, x_front = road.x_of(lane, v.pos - v.length / 2), road.x_of(lane, v.pos + v.length / 2)
     slope = road.ground_slopes[lane]
     h = v.height * road.px_per_m * slope * (0.5 * (x_back + x_front) - road.vx) / (_NEAR_EDGE * road.size - road.vy)
     dx = dy = 0.0
