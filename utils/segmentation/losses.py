@@ -313,7 +313,7 @@ def soft_dice_gradient_wrt_logits(
         raise ValueError(f"activation={activation!r}: expected 'sigmoid' or 'softmax'")
     s = np.sum(p * g, axis=axes)
     t = np.sum(p**2, axis=axes) + np.sum(g**2, axis=axes) + smooth
-    # D = (2S + smooth)/T:  ∂D/∂pⱼ = 2gⱼ/T − 2(2S + smooth)pⱼ/T²  (= 2gⱼ/T − 4S pⱼ/T² when smooth = 0).
+    # D = (2S + smooth)/T with smooth in T too:  ∂D/∂pⱼ = 2gⱼ/T − 2(2S + smooth)pⱼ/T²  (= 2gⱼ/T − 4S pⱼ/T² at 0).
     d_p = (2.0 * g / t - 2.0 * (2.0 * s + smooth) * p / t**2) / n_classes
     if activation == "sigmoid":
         return d_p * p * (1.0 - p)  # ∂pⱼ/∂zⱼ = pⱼ(1 − pⱼ)
