@@ -1,12 +1,14 @@
 """Entry point `python -m utils.train MODEL ...`: the shipped checkpoints' training runs.
 
 dncnn and autoencoder train in `utils.denoising.training`, faster_rcnn and mask_rcnn in
-`utils.detection.training`; this file keeps the commands recorded in the checkpoints' provenance working.
+`utils.detection.training`, tracknet and frame_rcnn in `utils.tracking.training`; this file keeps the
+commands recorded in the checkpoints' provenance working.
 """
 
 import sys
 
 DETECTORS = ("faster_rcnn", "mask_rcnn")
+TRACKERS = ("tracknet", "frame_rcnn")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,6 +18,10 @@ def main(argv: list[str] | None = None) -> None:
         from utils.detection.training import main as train_detector
 
         train_detector(argv)
+    elif argv and argv[0] in TRACKERS:
+        from utils.tracking.training import main as train_tracker
+
+        train_tracker(argv)
     else:
         from utils.denoising.training import main as train_denoiser
 

@@ -78,10 +78,12 @@ def builders() -> dict[str, Callable[..., keras.Model]]:
     """The model builders a checkpoint may name: a fixed table, so that a data file never chooses code to run."""
     from utils.denoising.models import dncnn, drunet, lecture_autoencoder
     from utils.detection.rcnn import faster_rcnn, mask_rcnn
+    from utils.tracking.tracknet import tracknet
 
     return {"utils.denoising.models:dncnn": dncnn, "utils.denoising.models:drunet": drunet,
             "utils.denoising.models:lecture_autoencoder": lecture_autoencoder,
-            "utils.detection.rcnn:faster_rcnn": faster_rcnn, "utils.detection.rcnn:mask_rcnn": mask_rcnn}
+            "utils.detection.rcnn:faster_rcnn": faster_rcnn, "utils.detection.rcnn:mask_rcnn": mask_rcnn,
+            "utils.tracking.tracknet:tracknet": tracknet}
 
 
 def build_from_provenance(record: dict[str, Any]) -> keras.Model:
@@ -119,3 +121,50 @@ def load_checkpoint(name: str, model: keras.Model | None = None, directory: Path
         raise ValueError(f"{weights} could not be loaded ({type(err).__name__}: {err}): expected the weights file "
                          "that save_checkpoint writes beside its JSON") from None
     return model
+
+
+def save_every_epoch(name: str, builder: str, builder_kwargs: dict[str, Any], provenance: Callable[[int], dict],
+                     history: dict[str, list[float]], epochs: int):
+    """A Keras callback that logs each epoch's losses into history, prints them and saves the checkpoint, so that a
+    stopped run leaves its weights so far. provenance(epochs_run) gives the record; the model logs `trackers`."""
+    import time
+
+    import keras
+
+    class SaveEveryEpoch(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.t0 = time.time()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            model = self.model
+            for key, value in (logs or {}).items():
+                if key in model.trackers:
+                    history.setdefault(key, []).append(round(float(value), 5))
+            losses = ", ".join(f"{k} {history[k][-1]:.4f}" for k in ("loss", *model.loss_names))
+            print(f"epoch {epoch + 1}/{epochs}: {losses}; {(time.time() - self.t0) / 60:.1f} min", flush=True)
+            save_checkpoint(model, name, builder, builder_kwargs, provenance(epoch + 1))
+
+    return SaveEveryEpoch()
+
+
+def train_and_save(model: keras.Model, data: Any, name: str, builder: str, builder_kwargs: dict[str, Any],
+                   provenance: Callable[[int], dict], history: dict[str, list[float]], *, epochs: int,
+                   learning_rate: float, minutes: float | None, evaluate: Callable[[keras.Model], dict]) -> dict:
+    """The detectors' and trackers' training run: `utils.nn.training.train` on their joint losses (Adam, cosine
+    decay, gradients clipped at norm 5), saved after every epoch, then evaluated and saved with the final metrics.
+
+    data None: no training, only the evaluation of the weights as they are (added to the provenance).
+    """
+    from utils.nn.training import train
+
+    epochs_run = 0
+    if data is not None:
+        saver = save_every_epoch(name, builder, builder_kwargs, provenance, history, epochs)
+        epochs_run = train(model, data, loss=None, epochs=epochs, learning_rate=learning_rate, alpha=0.01,
+                           clipnorm=5.0, callbacks=[saver], max_seconds=minutes * 60 if minutes else None).epochs
+    record = provenance(epochs_run)
+    record["final_metrics"] = evaluate(model)
+    save_checkpoint(model, name, builder, builder_kwargs, record)
+    return record
+

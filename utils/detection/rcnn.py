@@ -31,6 +31,7 @@ from utils.detection.mask_head import mask_head, mask_loss, mask_targets
 from utils.detection.roi_heads import box_head, box_head_losses, detect, sample_proposals
 from utils.detection.roi_ops import RoIAlign, RoIPool
 from utils.detection.rpn import propose, rpn_head, rpn_losses, rpn_targets
+from utils.nn.training import JointLossModel
 
 STRIDE = 8                                 # the feature map's stride: 16 x 16 cells over a 128 x 128 image
 ANCHOR_SIZES = (16.0, 24.0, 36.0, 54.0)    # anchor sides: 1.5x apart, covering the scenes' 13-63 px objects
@@ -52,7 +53,7 @@ def _backbone(image_size: int, channels: int) -> keras.Model:
     return keras.Model(images, x, name="backbone")
 
 
-class RCNN(keras.Model):
+class RCNN(JointLossModel):
     """A two-stage detector: Faster R-CNN (masks=False) or Mask R-CNN (masks=True) on square uint8 images.
 
     pooler: "align" (RoIAlign, Mask R-CNN's; torchvision's Faster R-CNN uses it too) or "pool"
@@ -104,17 +105,12 @@ class RCNN(keras.Model):
             self.mask_pooler = (RoIAlign(2 * self.pool_size, scale, sampling_ratio=2) if self.pooler_kind == "align"
                                 else RoIPool(2 * self.pool_size, scale))
         self.seed_generator = keras.random.SeedGenerator(seed)
-        names = ("loss", *LOSSES, *(("mask",) if self.masks else ()))
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        self.make_trackers(self.loss_names)
 
     @property
     def loss_names(self) -> tuple[str, ...]:
         """The losses trained jointly, in the order they are logged."""
         return (*LOSSES, *(("mask",) if self.masks else ()))
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     # -------------------------------------------------------------------------------- inference
 
@@ -167,27 +163,6 @@ class RCNN(keras.Model):
             truth = mask_targets(fg_rois, fg_labels, gt_boxes, gt_labels, K.cast(targets["masks"], "float32"), side)
             losses["mask"] = mask_loss(fg_labels, truth, mask_logits)
         return losses
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        images, targets = data
-        with tf.GradientTape() as tape:
-            losses = self.compute_losses(images, targets, training=True)
-            total = tf.add_n(list(losses.values()))
-        grads = tape.gradient(total, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
-        for name, value in {"loss": total, **losses}.items():
-            self.trackers[name].update_state(value)
-        return {name: t.result() for name, t in self.trackers.items()}
-
-    def test_step(self, data):
-        images, targets = data
-        losses = self.compute_losses(images, targets, training=False)
-        self.trackers["loss"].update_state(sum(losses.values()))
-        for name, value in losses.items():
-            self.trackers[name].update_state(value)
-        return {name: t.result() for name, t in self.trackers.items()}
 
 
 def faster_rcnn(num_classes: int = 3, image_size: int = 128, pooler: str = "align", seed: int | None = None,

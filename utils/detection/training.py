@@ -57,10 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
-    from utils.course.checkpoints import load_checkpoint, read_provenance, save_checkpoint
+    from utils.course.checkpoints import load_checkpoint, read_provenance, train_and_save
     from utils.data.scenes import make_scenes
     from utils.detection.rcnn import faster_rcnn, mask_rcnn, rcnn_dataset
-    from utils.nn.training import train
 
     keras.utils.set_random_seed(args.seed)
     masks = args.model == "mask_rcnn"
@@ -88,26 +87,9 @@ def main(argv: list[str] | None = None) -> None:
             "backend": keras.backend.backend(), "keras": keras.__version__, "history": history,
         }
 
-    class SaveEveryEpoch(keras.callbacks.Callback):
-        """Print the epoch's losses and save the checkpoint, so that a stopped run leaves its weights so far."""
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            for key, value in (logs or {}).items():
-                if key in model.trackers:
-                    history.setdefault(key, []).append(round(float(value), 5))
-            losses = ", ".join(f"{k} {history[k][-1]:.4f}" for k in ("loss", *model.loss_names))
-            print(f"epoch {epoch + 1}/{args.epochs}: {losses}; {(time.time() - t0) / 60:.1f} min", flush=True)
-            save_checkpoint(model, name, BUILDERS[args.model], kwargs, provenance(epoch + 1))
-
     print(f"{model.name}: {model.count_params():,} parameters; {len(train_data)} training scenes; {command}",
           flush=True)
-    epochs_run = 0
-    if not args.evaluate_only:
-        data = rcnn_dataset(train_data, args.batch_size, masks=masks, seed=args.seed)
-        epochs_run = train(model, data, loss=None, epochs=args.epochs, learning_rate=args.lr, alpha=0.01, clipnorm=5.0,
-                           callbacks=[SaveEveryEpoch()],
-                           max_seconds=args.minutes * 60 if args.minutes else None).epochs
-    record = provenance(epochs_run)
-    record["final_metrics"] = evaluate(model, test)
-    save_checkpoint(model, name, BUILDERS[args.model], kwargs, record)
+    data = None if args.evaluate_only else rcnn_dataset(train_data, args.batch_size, masks=masks, seed=args.seed)
+    record = train_and_save(model, data, name, BUILDERS[args.model], kwargs, provenance, history, epochs=args.epochs,
+                            learning_rate=args.lr, minutes=args.minutes, evaluate=lambda m: evaluate(m, test))
     print("held-out scenes:", record["final_metrics"], flush=True)

@@ -77,6 +77,49 @@ class TimeLimit(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class JointLossModel(keras.Model):
+    """A model trained on the sum of the losses its `compute_losses(x, targets, training)` returns, each logged.
+
+    The R-CNNs of notebooks 10 and 12 and TrackNet of notebook 13: one optimizer step on the sum
+    (approximate joint training), every loss tracked by name in `self.trackers` ("loss": the sum),
+    which the subclass makes with `make_trackers(loss_names)`. TensorFlow's GradientTape, because
+    their proposals come from TensorFlow's NMS.
+    """
+
+    def make_trackers(self, loss_names: Sequence[str]) -> None:
+        """One running mean per loss and one for their sum, logged by fit() under the same names."""
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in ("loss", *loss_names)}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compute_losses(self, x, targets, training: bool = True) -> dict:
+        """The named losses of a batch (the subclass's)."""
+        raise NotImplementedError(f"{type(self).__name__} must define compute_losses")
+
+    def _log(self, losses: dict, total) -> dict:
+        for name, value in {"loss": total, **losses}.items():
+            self.trackers[name].update_state(value)
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, targets = data
+        with tf.GradientTape() as tape:
+            losses = self.compute_losses(x, targets, training=True)
+            total = tf.add_n(list(losses.values()))
+        grads = tape.gradient(total, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self._log(losses, total)
+
+    def test_step(self, data):
+        x, targets = data
+        losses = self.compute_losses(x, targets, training=False)
+        return self._log(losses, sum(losses.values()))
+
+
 class StepLog(keras.callbacks.Callback):
     """Each training step's value of the logged quantities (`steps[name]`), not Keras' running mean of the epoch.
 
