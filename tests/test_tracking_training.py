@@ -25,6 +25,10 @@ def test_a_tiny_tracknet_run_writes_a_loadable_checkpoint_and_resumes(tmp_path, 
     model = load_checkpoint("tiny", directory=weights)
     assert model.features == "3d" and model.count_params() == record["architecture"]["params"]
     assert "epoch 1/1" in capsys.readouterr().out
+    main(tiny + ["--resume", "--evaluate-only"])                   # a run that lost its evaluation gets it back
+    again = json.loads((weights / "tiny.json").read_text())
+    assert again["epochs"] == 2 and again["command"].endswith("--resume --evaluate-only")
+    assert again["final_metrics"] == record["final_metrics"]          # the same weights, the same videos
 
 
 def test_a_tiny_frame_detector_run(tmp_path, monkeypatch):
@@ -41,6 +45,7 @@ def test_a_tiny_frame_detector_run(tmp_path, monkeypatch):
     (["--lr", "0"], "--lr 0.0: expected a positive learning rate"),
     (["--train-videos", "1", "--frames", "4", "--batch-size", "8"], "--batch-size 8: expected at most the 1"),
     (["--features", "4d"], "invalid choice: '4d'"),
+    (["--evaluate-only"], "--evaluate-only needs --resume"),
 ])
 def test_bad_tracking_options_are_refused(flags, message, capsys):
     with pytest.raises(SystemExit):

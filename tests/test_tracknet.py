@@ -74,3 +74,13 @@ def test_tracknet_refuses_clips_of_the_wrong_shape():
         model(np.zeros((1, 3, 64, 64, 3), np.uint8))                           # three frames, not two
     with pytest.raises(ValueError, match="clips has shape"):
         model(np.zeros((2, 64, 64, 3), np.uint8))                              # frames, not clips
+
+
+def test_the_compiled_detector_serves_any_batch_size(video):
+    from utils.tracking.inference import tube_detector
+
+    model = tracknet(image_size=64, length=2, seed=0, test_proposals=(50, 10))
+    run = tube_detector(model)
+    clips, _ = clip_arrays([video], 2, 1)
+    for n in (1, 2, 3):                                                        # the third shape: an unknown batch axis
+        assert run(clips[:n])["tubes"].shape == (n, model.max_detections, 2, 4)

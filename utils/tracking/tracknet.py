@@ -226,7 +226,13 @@ class TrackNet(JointLossModel):
         tubes = decode_tubes(tube_deltas, props["tubes"], size)
         idx, valid = tube_nms(tubes, scores, self.max_detections, self.nms_iou, self.score_threshold)
         keep = K.arange(self.max_detections)[None, :] < valid[:, None]
-        pick = lambda x: K.take_along_axis(x, K.reshape(idx, (*idx.shape, *[1] * (len(x.shape) - 2))), axis=1)  # noqa: E731
+
+        def pick(x):  # the kept rows of x (B, N, ...): idx broadcast over x's trailing axes
+            index = idx
+            for _ in range(len(x.shape) - 2):
+                index = K.expand_dims(index, -1)
+            return K.take_along_axis(x, index, axis=1)
+
         return {"tubes": pick(tubes), "scores": K.where(keep, pick(scores), 0.0),
                 "labels": K.where(keep, pick(K.cast(K.argmax(probs, axis=-1), "int32") + 1), -1),
                 "presence": pick(K.sigmoid(presence)), "valid": valid}

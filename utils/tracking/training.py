@@ -82,7 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-3)
     add_checkpoint_arguments(parser)
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="with --resume: no training, only the held-out metrics added to the provenance")
     args = parser.parse_args(argv)
+    if args.evaluate_only and not args.resume:
+        parser.error("--evaluate-only needs --resume: it evaluates the saved checkpoint NAME")
     for flag in ("train_videos", "test_videos", "epochs", "batch_size"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected a positive integer")
@@ -136,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         }
 
     print(f"{model.name}: {model.count_params():,} parameters; {n_samples} samples an epoch; {command}", flush=True)
-    record = train_and_save(model, data, name, BUILDERS[args.model], kwargs, provenance, history, epochs=args.epochs,
-                            learning_rate=args.lr, minutes=args.minutes, evaluate=lambda m: evaluate(m, test_videos))
+    record = train_and_save(model, None if args.evaluate_only else data, name, BUILDERS[args.model], kwargs,
+                            provenance, history, epochs=args.epochs, learning_rate=args.lr, minutes=args.minutes,
+                            evaluate=lambda m: evaluate(m, test_videos))
     print("held-out videos:", record["final_metrics"], flush=True)
