@@ -143,3 +143,16 @@ def test_mot_metrics_match_a_hand_computed_mota():
         mot_metrics([gt], [{"boxes": [box(0)[:, [2, 1, 0, 3]]] * 3, "ids": [np.array([1])] * 3}])
     with pytest.raises(ValueError, match="two lists"):
         mot_metrics(gt, hyp)
+
+
+def test_grid_search_picks_the_setting_with_the_best_mota():
+    from utils.tracking.evaluation import grid_search
+
+    box = np.array([[0, 0, 10, 10]], np.float32)
+    gt = {"boxes": [box, box], "ids": [np.array([1]), np.array([1])]}
+    good = {"boxes": [box, box], "ids": [np.array([5]), np.array([5])]}
+    bad = {"boxes": [box, box + 30], "ids": [np.array([5]), np.array([5])]}
+    best, tried = grid_search([gt], lambda shift: [bad if shift else good], {"shift": [True, False]})
+    assert best == {"shift": False} and len(tried) == 2 and tried[1][1]["mota"] == 1.0
+    with pytest.raises(ValueError, match="grid="):
+        grid_search([gt], lambda: [gt], {})

@@ -11,7 +11,7 @@ which NumPy 2 removed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -67,3 +67,19 @@ def mot_metrics(gt: Sequence[dict], hyp: Sequence[dict], iou_threshold: float = 
                                                generate_overall=True)
     row = summary.loc["OVERALL"]
     return {k: float(row[k]) for k in METRICS}
+
+
+def grid_search(truth: Sequence[dict], track: Callable[..., Sequence[dict]],
+                grid: dict[str, Sequence]) -> tuple[dict, list[tuple[dict, dict[str, float]]]]:
+    """The setting of `track(**setting)` with the highest MOTA (ties: IDF1) over every combination of grid's values,
+    and each (setting, metrics) tried. track(**setting) returns per-sequence tracks for the sequences of truth."""
+    from itertools import product
+
+    if not isinstance(grid, dict) or not grid or any(not len(v) for v in grid.values()):
+        raise ValueError(f"grid={grid!r}: expected a dict of setting names to non-empty sequences of values")
+    tried = []
+    for values in product(*grid.values()):
+        setting = dict(zip(grid, values))
+        tried.append((setting, mot_metrics(truth, track(**setting))))
+    best = max(tried, key=lambda t: (t[1]["mota"], t[1]["idf1"]))
+    return best[0], tried

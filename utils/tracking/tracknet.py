@@ -30,10 +30,11 @@ from utils.detection.sampling import sample_balanced
 from utils.nn.training import JointLossModel
 from utils.tracking.tubes import anchor_tubes, decode_tubes, tube_nms, tube_targets
 
-STRIDE = 8                                   # 12 x 12 cells over a 96 x 96 frame
-ANCHOR_SIZES = (8.0, 13.0, 21.0, 34.0)       # the vehicles' visible parts: about 5-40 px at 96 x 96
+STRIDE = 8                                   # 16 x 16 cells over a 128 x 128 frame
+ANCHOR_SIZES = (5.0, 8.0, 13.0, 21.0, 34.0)  # the vehicles' visible parts: about 4-40 px at 128 x 128
 ASPECT_RATIOS = (0.5, 1.0, 2.0, 3.0)         # width / height: motorbikes to buses
 FEATURES = ("2d+3d", "3d", "2d")
+RPN_IOU = (0.5, 0.3)                         # an anchor tube is an object at mean IoU >= 0.5, background below 0.3
 LOSSES = ("rpn_objectness", "rpn_tube", "roi_class", "roi_tube", "roi_presence")
 
 
@@ -158,7 +159,7 @@ def tube_box_loss(delta_targets, deltas, weights):
 class TrackNet(JointLossModel):
     """Tubes of vehicles in clips of `length` uint8 frames of image_size x image_size (see the module docstring)."""
 
-    def __init__(self, num_classes: int = 3, image_size: int = 96, length: int = 4, features: str = "2d+3d",
+    def __init__(self, num_classes: int = 3, image_size: int = 128, length: int = 4, features: str = "2d+3d",
                  channels: int = 64, anchor_sizes: Sequence[float] = ANCHOR_SIZES,
                  aspect_ratios: Sequence[float] = ASPECT_RATIOS, rpn_samples: int = 256,
                  train_proposals: tuple[int, int] = (600, 128), test_proposals: tuple[int, int] = (300, 64),
@@ -244,8 +245,8 @@ class TrackNet(JointLossModel):
         size = (self.image_size, self.image_size)
         features = self.backbone(clips, training=training)
         logits, deltas = self.rpn(features, training=training)
-        cls, rpn_deltas, rpn_weights = tube_targets(self.anchors, gt, present, K.where(labels > 0, 1, labels), 0.6,
-                                                    0.3)
+        cls, rpn_deltas, rpn_weights = tube_targets(self.anchors, gt, present, K.where(labels > 0, 1, labels),
+                                                    *RPN_IOU)
         sampled = sample_balanced(cls, self.rpn_samples, 0.5, seed=self.seed_generator)
         objectness = K.where(sampled, cls, -1)
         bce = K.binary_crossentropy(K.cast(K.maximum(objectness, 0), "float32"), logits, from_logits=True)
@@ -267,7 +268,7 @@ class TrackNet(JointLossModel):
         return losses
 
 
-def tracknet(num_classes: int = 3, image_size: int = 96, length: int = 4, features: str = "2d+3d",
+def tracknet(num_classes: int = 3, image_size: int = 128, length: int = 4, features: str = "2d+3d",
              seed: int | None = None, **kwargs) -> TrackNet:
     """A built TrackNet (weights created, ready to load a checkpoint or to train)."""
     model = TrackNet(num_classes, image_size, length, features, seed=seed, **kwargs)

@@ -16,13 +16,13 @@ from utils.course.cli import add_checkpoint_arguments, recorded_command
 from utils.tracking.evaluation import mot_metrics  # imported now, not after the training (code may change)
 
 VIDEOS = {"size": 128, "density": 1.0}
-TRAIN_SEED, TEST_SEED = 11, 12
+TRAIN_SEED, TEST_SEED, VAL_SEED = 11, 12, 13  # training, held-out and validation videos (tuning the trackers)
 LENGTH, STEP = 4, 2                      # segments of 4 frames every 2: consecutive segments share 2 frames
 BUILDERS = {"tracknet": "utils.tracking.tracknet:tracknet", "frame_rcnn": "utils.detection.rcnn:faster_rcnn"}
 
 
 def frame_rcnn_kwargs(seed: int) -> dict:
-    """The baseline detector: Faster R-CNN on 96 x 96 frames with TrackNet's anchors (JSON-ready arguments)."""
+    """The baseline detector: Faster R-CNN on 128 x 128 frames with TrackNet's anchors (JSON-ready arguments)."""
     from utils.tracking.tracknet import ANCHOR_SIZES, ASPECT_RATIOS
 
     return {"num_classes": 3, "image_size": VIDEOS["size"], "anchor_sizes": list(ANCHOR_SIZES),
