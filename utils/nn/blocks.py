@@ -1,4 +1,5 @@
-"""The one convolution block the networks share: convolution, batch normalization, activation (2-D or 3-D)."""
+"""The convolution blocks the networks share: convolution, batch normalization, activation (2-D or 3-D), and the
+3-D convolution with its separable (constrained) variant."""
 
 from __future__ import annotations
 
@@ -55,3 +56,26 @@ def _check_block(x, filters, kernel_size, strides, dims, batch_norm, activation,
     shape = tuple(getattr(x, "shape", ()))
     if len(shape) != dims + 2:
         raise ValueError(f"x has shape {shape}: expected (batch, {dims} spatial axes, channels) for dims={dims}")
+
+
+def conv3d(x: keras.KerasTensor, filters: int, kernel_size: int = 3, *, separable: bool = False,
+           name: str | None = None) -> keras.KerasTensor:
+    """A k×k×k Conv3D ('same', with bias), or with separable=True the lab's constrained filter k×1×1, 1×k×1, 1×1×k.
+
+    The constrained filter is three convolutions in sequence without a nonlinearity between them, the first mapping
+    the input's channels to filters: k·C_in·F + 2·k·F² weights (+ 3F biases) instead of k³·C_in·F (+ F), and the
+    same k×k×k field of view. Layers: NAME (full) or NAME_d, NAME_h, NAME_w (separable, one per axis).
+    """
+    from keras import layers
+
+    filters, kernel_size = positive_int(filters, "filters"), positive_int(kernel_size, "kernel_size")
+    one_of(separable, "separable", (True, False))
+    shape = tuple(getattr(x, "shape", ()))
+    if len(shape) != 5:
+        raise ValueError(f"x has shape {shape}: expected (batch, depth, height, width, channels) for a 3-D convolution")
+    if not separable:
+        return layers.Conv3D(filters, kernel_size, padding="same", name=name)(x)
+    for axis, suffix in enumerate("dhw"):
+        kernel = tuple(kernel_size if a == axis else 1 for a in range(3))
+        x = layers.Conv3D(filters, kernel, padding="same", name=f"{name}_{suffix}" if name else None)(x)
+    return x
