@@ -8,6 +8,7 @@ from utils.data.volumes import (
     Volume,
     augment_volume,
     downsample,
+    stack_volumes,
     ultrasound_volume,
     ultrasound_volumes,
 )
@@ -131,7 +132,20 @@ def test_downsample_averages_blocks_and_keeps_masks_consistent():
     assert downsample(v, 1).image.shape == v.shape
 
 
+def test_stack_volumes_gives_training_arrays():
+    x, y = stack_volumes(HELD_OUT[:2], ("ventricles", "body"))
+    assert x.shape == (2, 64, 64, 64, 1) and y.shape == (2, 64, 64, 64, 2)
+    assert x.dtype == y.dtype == np.float32
+    np.testing.assert_array_equal(y[1, ..., 0], HELD_OUT[1].ventricles)
+    np.testing.assert_array_equal(y[0, ..., 1], HELD_OUT[0].body)
+    assert stack_volumes(HELD_OUT[:1])[1].shape == (1, 64, 64, 64, 1)
+
+
 @pytest.mark.parametrize("call, match", [
+    (lambda: stack_volumes([]), "volumes=.*non-empty list"),
+    (lambda: stack_volumes(HELD_OUT[:1], "body"), "masks='body'"),
+    (lambda: stack_volumes(HELD_OUT[:1], ("bodies",)), "masks='bodies'"),
+    (lambda: stack_volumes([HELD_OUT[0], downsample(HELD_OUT[0], 2)]), "volumes have shapes"),
     (lambda: ultrasound_volume(8), "size=8"),
     (lambda: ultrasound_volume(32.0), "size=32.0"),
     (lambda: ultrasound_volume(32, motion="yes"), "motion='yes'"),

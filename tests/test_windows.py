@@ -1,11 +1,19 @@
-"""utils.segmentation.windows: windows that cover every voxel, the lecture's labelling rule, and bad input."""
+"""utils.segmentation.windows: windows covering every voxel, the lecture's labels, regions of interest, bad input."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from utils.segmentation.windows import sliding_windows, window_fractions, window_labels, window_starts
+from utils.data.volumes import ultrasound_volume
+from utils.segmentation.windows import (
+    crop_volume,
+    sliding_windows,
+    window_around,
+    window_fractions,
+    window_labels,
+    window_starts,
+)
 
 
 def test_starts_step_by_stride_and_the_last_window_is_flush_with_the_end():
@@ -92,3 +100,55 @@ def test_bad_input_is_refused_by_name(call, match):
 def test_a_mask_that_is_not_boolean_is_refused():
     with pytest.raises(TypeError, match="mask has dtype float64"):
         window_fractions(np.ones((4, 4, 4)), [(slice(0, 2),) * 3])
+
+
+def test_window_around_holds_the_whole_mask_and_stays_inside():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        mask = np.zeros((20, 18, 16), bool)
+        lo = rng.integers(0, 12, 3)
+        hi = lo + rng.integers(1, 5, 3)
+        mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = True
+        size = tuple(int(rng.integers(h - low, n + 1)) for h, low, n in zip(hi, lo, mask.shape))
+        window = window_around(mask, size)
+        assert [s.stop - s.start for s in window] == list(size)
+        assert all(0 <= s.start and s.stop <= n for s, n in zip(window, mask.shape))
+        assert mask[window].sum() == mask.sum()
+    centred = np.zeros((10, 10, 10), bool)
+    centred[4:6, 4:6, 4:6] = True
+    assert window_around(centred, 4) == (slice(3, 7),) * 3
+    corner = np.zeros((10, 10, 10), bool)
+    corner[0, 0, 9] = True
+    assert window_around(corner, 4) == (slice(0, 4), slice(0, 4), slice(6, 10))
+
+
+def test_crop_volume_cuts_image_and_masks_alike():
+    volume = ultrasound_volume(16, seed=0)
+    box = np.ptp(np.argwhere(volume.ventricles), axis=0) + 1
+    size = tuple(int(min(b + extra, 16)) for b, extra in zip(box, (0, 1, 3)))
+    window = window_around(volume.ventricles, size)
+    part = crop_volume(volume, window)
+    assert part.shape == size and part.spacing == volume.spacing
+    np.testing.assert_array_equal(part.image, volume.image[window])
+    np.testing.assert_array_equal(part.ventricles, volume.ventricles[window])
+    assert part.ventricles.sum() == volume.ventricles.sum()
+
+
+def test_window_around_and_crop_refuse_bad_input():
+    mask = np.zeros((8, 8, 8), bool)
+    mask[2, 2, 2] = True
+    with pytest.raises(ValueError, match=r"window=9 is larger than the volume \(8, 8, 8\)"):
+        window_around(mask, 9)
+    with pytest.raises(ValueError, match="mask is empty"):
+        window_around(np.zeros((8, 8, 8), bool), 4)
+    with pytest.raises(TypeError, match="mask has dtype"):
+        window_around(mask.astype(int), 4)
+    with pytest.raises(ValueError, match=r"window\[1\]=0"):
+        window_around(mask, (4, 0, 4))
+    volume = ultrasound_volume(16, seed=0)
+    with pytest.raises(ValueError, match="window=.*expected a tuple of 3 slices"):
+        crop_volume(volume, (slice(0, 4), slice(0, 4)))
+    with pytest.raises(ValueError, match="window=.*select at least one voxel"):
+        crop_volume(volume, (slice(0, 4), slice(4, 4), slice(0, 4)))
+    with pytest.raises(TypeError, match="volume is a ndarray"):
+        crop_volume(volume.image, (slice(0, 4),) * 3)

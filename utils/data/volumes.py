@@ -324,6 +324,22 @@ def ultrasound_volumes(n: int, size: int = 64, *, seed: object = None, **challen
     return [ultrasound_volume(size, seed=s, **challenges) for s in seeds]
 
 
+def stack_volumes(volumes: list[Volume], masks: tuple[str, ...] = ("ventricles",)) -> tuple[np.ndarray, np.ndarray]:
+    """Training arrays: images (N, D, H, W, 1) float32 and the named masks as channels (N, D, H, W, len(masks))."""
+    if not isinstance(volumes, (list, tuple)) or not volumes or not all(isinstance(v, Volume) for v in volumes):
+        raise ValueError(f"volumes={volumes!r:.80}: expected a non-empty list of utils.data.volumes.Volume")
+    if isinstance(masks, str) or not isinstance(masks, (tuple, list)) or not masks:
+        raise ValueError(f"masks={masks!r}: expected a non-empty tuple of mask names, e.g. ('ventricles', 'body')")
+    for name in masks:
+        one_of(name, "masks", ("ventricles", "body"))
+    shapes = {v.shape for v in volumes}
+    if len(shapes) > 1:
+        raise ValueError(f"volumes have shapes {sorted(shapes)}: expected one shape to stack them")
+    x = np.stack([v.image for v in volumes])[..., None]
+    y = np.stack([np.stack([getattr(v, m) for m in masks], axis=-1) for v in volumes]).astype(np.float32)
+    return x, y
+
+
 def augment_volume(volume: Volume, rng: object) -> Volume:
     """volume flipped and rotated by 90° in the axial plane (axes 1, 2) and its intensity jittered; masks alike.
 

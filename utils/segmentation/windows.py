@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from utils.course.checks import number_in, positive_int
+from utils.data.volumes import Volume
 
 Window = tuple[slice, ...]
 
@@ -57,35 +58,66 @@ def sliding_windows(shape: Sequence[int], window: int | Sequence[int], stride: i
     return [tuple(slice(b, b + w) for b, w in zip(corner, windows)) for corner in itertools.product(*starts)]
 
 
-def window_fractions(mask: np.ndarray, windows: Sequence[Window]) -> np.ndarray:
-    """For each window, the fraction of the mask's voxels that lie inside it (float64, 0 to 1)."""
+def _boolean(mask: object) -> np.ndarray:
     mask = np.asarray(mask)
     if mask.dtype != bool:
         raise TypeError(f"mask has dtype {mask.dtype}: expected a boolean mask (e.g. Volume.ventricles)")
+    if not mask.any():
+        raise ValueError("mask is empty: expected at least one voxel (the ventricles' place is undefined)")
+    return mask
+
+
+def window_fractions(mask: np.ndarray, windows: Sequence[Window]) -> np.ndarray:
+    """For each window, the fraction of the mask's voxels that lie inside it (float64, 0 to 1)."""
+    mask = _boolean(mask)
     total = np.count_nonzero(mask)
-    if total == 0:
-        raise ValueError("mask is empty: expected at least one voxel (the fraction inside a window is undefined)")
     # A summed-volume table (zero-padded cumulative sums), so that each window's count costs 2^ndim look-ups.
     table = np.pad(mask.astype(np.int64), [(1, 0)] * mask.ndim)
     for axis in range(mask.ndim):
         table = table.cumsum(axis=axis)
     counts = np.zeros(len(windows), np.int64)
     for k, window in enumerate(windows):
-        bounds = _bounds(window, mask.shape, k)
+        bounds = window_bounds(window, mask.shape, f"windows[{k}]")
         for corner in itertools.product((0, 1), repeat=mask.ndim):
             sign = (-1) ** (mask.ndim - sum(corner))
             counts[k] += sign * table[tuple(b[c] for b, c in zip(bounds, corner))]
     return counts / total
 
 
-def _bounds(window: object, shape: tuple[int, ...], k: int) -> list[tuple[int, int]]:
-    """(start, stop) of each slice of window k, checking that it is a window of an array of this shape."""
+def window_bounds(window: object, shape: tuple[int, ...], name: str = "window") -> list[tuple[int, int]]:
+    """(start, stop) of each slice of window, checking that it selects at least one voxel of an array of shape."""
     ok = isinstance(window, tuple) and len(window) == len(shape) and all(isinstance(s, slice) for s in window)
     bounds = [s.indices(n) for s, n in zip(window, shape)] if ok else []
     if not ok or any(step != 1 or stop <= start for start, stop, step in bounds):
-        raise ValueError(f"windows[{k}]={window!r}: expected a tuple of {len(shape)} slices with step 1, "
-                         f"as sliding_windows returns for shape {shape}")
+        raise ValueError(f"{name}={window!r}: expected a tuple of {len(shape)} slices with step 1 that select at "
+                         f"least one voxel of shape {tuple(shape)}, as sliding_windows returns")
     return [(start, stop) for start, stop, _ in bounds]
+
+
+def window_around(mask: np.ndarray, window: int | Sequence[int]) -> Window:
+    """The window of the given size centred on the mask's bounding box, moved inside the array where it sticks out.
+
+    The region of interest of a coarse-to-fine pipeline: when the window is at least the box's size, the whole
+    mask lies inside it.
+    """
+    mask = _boolean(mask)
+    sizes = _per_axis(window, "window", mask.ndim)
+    if any(w > n for w, n in zip(sizes, mask.shape)):
+        raise ValueError(f"window={window!r} is larger than the volume {mask.shape}: expected a window that fits")
+    corner = []
+    for axis, (w, n) in enumerate(zip(sizes, mask.shape)):
+        present = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        centre = (present[0] + present[-1] + 1) / 2
+        corner.append(int(min(max(round(centre - w / 2), 0), n - w)))
+    return tuple(slice(c, c + w) for c, w in zip(corner, sizes))
+
+
+def crop_volume(volume: Volume, window: Window) -> Volume:
+    """The part of a Volume (image and masks) inside window, with the same spacing."""
+    if not isinstance(volume, Volume):
+        raise TypeError(f"volume is a {type(volume).__name__}: expected a utils.data.volumes.Volume")
+    window_bounds(window, volume.shape)
+    return Volume(volume.image[window], volume.ventricles[window], volume.body[window], volume.spacing)
 
 
 def window_labels(mask: np.ndarray, windows: Sequence[Window], negative_below: float = 0.8,
