@@ -7,13 +7,15 @@ The scene model, chosen to be hard the way the lab's scans are (Deep BV, Deep MO
 
 - **Embryo.** A deformed ellipsoidal trunk, slightly curled, and a large head; a smooth random displacement field
   makes every body a little different. Tissue echoes at a mid grey with a slow texture, the skin is a bright shell,
-  and the brain inside the head is a little darker than the rest of the body. Dark fluid-filled organs (a heart and a
-  few smaller cavities) sit in the trunk, so the ventricles are not the only dark structures inside the body.
+  and the brain inside the head is a little darker than the rest of the body. Dark fluid-filled structures (a heart,
+  a few smaller cavities, the spinal canal along the back, two eyes) make the ventricles far from the only dark
+  voxels inside the body.
 - **Brain ventricles** (the target): a branched system of tubes inside the brain — a midline channel (fourth,
   mesencephalic and third ventricles) that forks into two lateral ventricles, each with a horn — filled with fluid
-  that echoes as darkly as the amniotic fluid around the embryo. They are thin (2 to 5 voxels across at 64³) and
-  take a small fraction of the volume (about 0.3 to 2 % at 64³ and above; more at small sizes, where each tube is
-  kept at least about two voxels across).
+  that echoes about as darkly as the other cavities (ventricle_variation: from nearly anechoic to 0.7 of the brain's
+  grey). They are thin (tubes 3 to 10 voxels across at 64³) and take a small fraction of the volume: 0.27 to
+  0.68 % of the voxels over 100 volumes at 64³ (median 0.46 %, the lecture's imbalance); more at small sizes,
+  where each tube is kept at least about two voxels across.
 - **Surroundings.** Amniotic fluid (dark) around the body and, beyond a random plane that misses the body, the
   uterine wall (tissue-bright).
 - **Imaging.** Multiplicative speckle (the magnitude of a slightly smoothed complex Gaussian field: Rayleigh
@@ -23,12 +25,13 @@ The scene model, chosen to be hard the way the lab's scans are (Deep BV, Deep MO
 The lecture's challenges, each a switch (all on by default, which is the held-out setting):
 
 - ``rotation``: a random posture and orientation — a uniformly random 3-D rotation of the embryo and a nod of the
-  head against the trunk (off: the body lies along axis 2, back towards the transducer).
+  head against the trunk (off: the body lies along axis 2, its back away from the transducer).
 - ``missing_boundary``: a piece of the head's boundary is missing (no skin echo, tissue darkened) where the surface
   runs along the beam, so the head opens into the fluid there.
 - ``motion``: the embryo moved during the scan: a few slabs of slices across axis 1 are shifted by a few voxels.
-- ``ventricle_variation``: the ventricles' shape (branch positions, radii) and echo (from anechoic to nearly the
-  brain's grey) vary from volume to volume (off: one canonical shape, scaled to the head, and a fixed dark echo).
+- ``ventricle_variation``: the ventricles' shape (branch positions, radii, a horn present or not) and echo vary from
+  volume to volume, the other cavities' echo following theirs (off: one canonical shape, scaled to the head, and
+  one dark echo for every cavity).
 
 The masks are the ground truth of the recorded volume, as an annotator would draw it: motion shifts the masks with
 the image, and a missing boundary leaves the body mask whole. Every random number is drawn whatever the switches
@@ -49,7 +52,7 @@ CHALLENGES: tuple[str, ...] = ("rotation", "missing_boundary", "motion", "ventri
 # Echo levels before speckle and attenuation (the image is rescaled afterwards, so only their ratios matter).
 _FLUID, _TISSUE, _BRAIN, _SKIN, _VENTRICLE = 0.07, 0.5, 0.4, 1.0, 0.08
 
-# Body-local axes: 0 dorsoventral (towards the transducer when upright), 1 left-right, 2 tail to head.
+# Body-local axes: 0 ventral to dorsal (away from the transducer when unrotated), 1 left-right, 2 tail to head.
 # Positions in units of half the volume's side ([-1, 1] across it).
 _TRUNK_CENTRE, _TRUNK_AXES = np.array([0.0, 0.0, -0.30]), np.array([0.32, 0.30, 0.50])
 _HEAD_CENTRE, _HEAD_AXES = np.array([0.08, 0.0, 0.37]), np.array([0.42, 0.40, 0.43])
