@@ -40,3 +40,10 @@ def test_animate_tracks_has_a_frame_per_video_frame():
 def test_animate_tracks_bad_inputs(args, message):
     with pytest.raises(ValueError, match=message):
         animate_tracks(*args)
+
+
+def test_animation_frames_may_be_numbered_from_a_later_frame():
+    anim = animate_tracks(np.zeros((2, 16, 16, 3)), [tracks(2)], ["a"], first_frame=10, dpi=30)
+    assert anim.to_jshtml().count("data:image/png;base64") == 2
+    with pytest.raises(ValueError, match="first_frame=-1"):
+        animate_tracks(np.zeros((2, 16, 16, 3)), [tracks(2)], ["a"], first_frame=-1)

@@ -42,8 +42,11 @@ def draw_tracks(ax, frame: np.ndarray, tracks: dict, f: int, trail: int = 8) -> 
 
 
 def animate_tracks(frames: np.ndarray, tracks: Sequence[dict], titles: Sequence[str], trail: int = 8,
-                   interval: int = 150, size: float = 3.2):
-    """A matplotlib animation of the video with each tracker's tracks side by side (embed with `to_jshtml`)."""
+                   interval: int = 150, size: float = 3.2, dpi: int = 72, first_frame: int = 0):
+    """A matplotlib animation of the video with each tracker's tracks side by side (embed with `to_jshtml`).
+
+    dpi sets the embedded frames' resolution (and so the notebook's size); first_frame numbers the titles.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
 
@@ -55,14 +58,15 @@ def animate_tracks(frames: np.ndarray, tracks: Sequence[dict], titles: Sequence[
                          "at least one")
     _check_tracks(tracks, len(frames))
     trail, interval = int_at_least(trail, "trail", 0), int_at_least(interval, "interval", 1)
-    size = positive_float(size, "size")
-    fig, axes = plt.subplots(1, len(tracks), figsize=(size * len(tracks), size), squeeze=False)
+    size, dpi = positive_float(size, "size"), int_at_least(dpi, "dpi", 10)
+    first_frame = int_at_least(first_frame, "first_frame", 0)
+    fig, axes = plt.subplots(1, len(tracks), figsize=(size * len(tracks), size), squeeze=False, dpi=dpi)
 
     def show(f: int):
         for ax, t, title in zip(axes[0], tracks, titles):
             ax.clear()
             draw_tracks(ax, frames[f], t, f, trail)
-            ax.set_title(f"{title}, frame {f}", fontsize=9)
+            ax.set_title(f"{title}, frame {first_frame + f}", fontsize=9)
         return list(axes[0])
 
     fig.tight_layout()
