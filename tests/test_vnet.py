@@ -17,22 +17,25 @@ def conv_params(k: int, c_in: int, c_out: int, separable: bool) -> int:
     return k**3 * c_in * c_out + c_out
 
 
-def vnet_params_by_hand(levels: int, base: int, k: int, separable: bool, c_in: int = 1, n_classes: int = 2) -> int:
+def vnet_params_by_hand(levels: int, base: int, k: int, separable: bool, c_in: int = 1, n_classes: int = 2,
+                        batch_norm: bool = False) -> int:
     """V-Net's parameters counted from the paper's drawing (module docstring), layer by layer."""
+    bn = 4 if batch_norm else 0  # γ, β and the two running statistics per channel, after every convolution
+
     def stage(c_in, filters, n_convs):
         total = conv_params(k, c_in, filters, separable) + (n_convs - 1) * conv_params(k, filters, filters, separable)
         projection = 0 if filters % c_in == 0 else c_in * filters + filters  # repeated channels have no weights
-        return total + n_convs * filters + projection  # one PReLU slope per channel after each convolution
+        return total + n_convs * (1 + bn) * filters + projection  # one PReLU slope per channel after each convolution
 
     filters = [base * 2**i for i in range(levels + 1)]
     total, channels = 0, c_in
     for i in range(levels):
         total += stage(channels, filters[i], min(i + 1, 3))
-        total += 8 * filters[i] * filters[i + 1] + filters[i + 1] + filters[i + 1]  # down-conv 2³ stride 2, PReLU
+        total += 8 * filters[i] * filters[i + 1] + (2 + bn) * filters[i + 1]  # down-conv 2³ stride 2, PReLU
         channels = filters[i + 1]
     total += stage(filters[levels], filters[levels], min(levels + 1, 3))
     for i in reversed(range(levels)):
-        total += 8 * channels * filters[i] + filters[i] + filters[i]  # up-conv 2³ stride 2, PReLU
+        total += 8 * channels * filters[i] + (2 + bn) * filters[i]  # up-conv 2³ stride 2, PReLU
         total += stage(2 * filters[i], 2 * filters[i], min(i + 1, 3))  # after the skip's concatenation
         channels = 2 * filters[i]
     return total + 2 * filters[0] * n_classes + n_classes
@@ -46,11 +49,11 @@ def test_stages_have_the_papers_numbers_of_convolutions():
     assert convs == dict(enc0=1, enc1=2, enc2=3, enc3=3, bottom=3, dec3=3, dec2=3, dec1=2, dec0=1)
 
 
-@pytest.mark.parametrize("separable", [False, True])
+@pytest.mark.parametrize("separable, batch_norm", [(False, False), (True, False), (True, True)])
 @pytest.mark.parametrize("levels, base, k, c_in", [(2, 4, 3, 1), (3, 3, 5, 2)])
-def test_parameter_count_by_hand_matches_count_params(separable, levels, base, k, c_in):
-    model = vnet((None, None, None, c_in), 2, base, levels, k, separable)
-    assert model.count_params() == vnet_params_by_hand(levels, base, k, separable, c_in)
+def test_parameter_count_by_hand_matches_count_params(separable, batch_norm, levels, base, k, c_in):
+    model = vnet((None, None, None, c_in), 2, base, levels, k, separable, batch_norm=batch_norm)
+    assert model.count_params() == vnet_params_by_hand(levels, base, k, separable, c_in, batch_norm=batch_norm)
 
 
 def test_the_constrained_filter_saves_weights_at_the_papers_size():
@@ -71,6 +74,8 @@ def test_output_shapes_and_probabilities():
     assert logits.layers[-1].name == "scores" and logits.name == "vnet"
     for name in ("enc0", "enc1", "down1", "down2", "bottom", "up1", "up0", "skip0", "dec0", "probabilities"):
         assert model.get_layer(name) is not None
+    normalized = vnet((8, 8, 8, 1), base_filters=2, levels=1, batch_norm=True)
+    assert {"enc0_bn1", "down1_bn", "bottom_bn2", "up0_bn", "dec0_bn1"} <= {layer.name for layer in normalized.layers}
 
 
 def test_conv3d_block_counts_and_field_of_view():
@@ -115,6 +120,7 @@ def test_a_few_steps_reduce_the_soft_dice_loss_on_tiny_volumes():
     (dict(kernel_size=4), "kernel_size=4: expected an odd size"),
     (dict(kernel_size=0), "kernel_size=0"),
     (dict(separable="yes"), "separable='yes'"),
+    (dict(batch_norm=1), "batch_norm=1"),
     (dict(final_activation="relu"), "final_activation='relu'"),
     (dict(n_classes=1), "n_classes=1 with final_activation='softmax'"),
 ])

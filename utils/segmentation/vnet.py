@@ -18,7 +18,11 @@ Level i (i = 0..levels−1) works at 1/2^i of the input's resolution with F_i = 
   sigmoid.
 
 levels=4, base_filters=16, kernel_size=5 is the paper's network (16, 32, 64, 128, 256 channels; stages of 1, 2, 3, 3,
-3 and 3, 3, 2, 1 convolutions). There is no batch normalization, as in the paper.
+3 and 3, 3, 2, 1 convolutions). There is no batch normalization, as in the paper; batch_norm=True adds one after
+every convolution (before its PReLU or residual sum; momentum 0.9, as utils.nn.blocks.conv_bn_act uses), for short
+CPU trainings: without it, one run (base_filters=8, levels=3, sigmoid outputs for ventricles and body, Soft Dice,
+Adam at 2e-3, batches of 2 of the generator's 64³ volumes) reached a loss of 0.67 and then collapsed to an
+all-background output (loss 1.0, the sigmoids saturated) within four passes over 48 volumes.
 
 separable=True replaces every kernel_size³ convolution of the stages by the lab's constrained filter: k×1×1, 1×k×1,
 1×1×k in sequence (utils.nn.blocks.conv3d), with the same field of view and about k² fewer weights per convolution.
@@ -51,7 +55,14 @@ def _prelu(x, name: str | None = None):
     return layers.PReLU(shared_axes=[1, 2, 3], name=name)(x)  # one slope per channel, as Caffe's PReLU
 
 
-def _residual_stage(x, filters: int, n_convs: int, kernel_size: int, separable: bool, name: str):
+def _normalized(x, batch_norm: bool, name: str):
+    """x, batch-normalized when batch_norm (the option that the paper does without)."""
+    from keras import layers
+
+    return layers.BatchNormalization(momentum=0.9, name=name)(x) if batch_norm else x
+
+
+def _residual_stage(x, filters: int, n_convs: int, kernel_size: int, separable: bool, batch_norm: bool, name: str):
     """n_convs convolutions (PReLU after each), the last one's output plus the stage's input, then a PReLU."""
     from keras import layers
 
@@ -63,7 +74,8 @@ def _residual_stage(x, filters: int, n_convs: int, kernel_size: int, separable: 
         else:
             shortcut = layers.Conv3D(filters, 1, name=f"{name}_project")(x)
     for k in range(1, n_convs + 1):
-        x = conv3d(x, filters, kernel_size, separable=separable, name=f"{name}_conv{k}")
+        x = _normalized(conv3d(x, filters, kernel_size, separable=separable, name=f"{name}_conv{k}"), batch_norm,
+                        f"{name}_bn{k}")
         if k < n_convs:
             x = _prelu(x, f"{name}_act{k}")
     x = layers.Add(name=f"{name}_add")([x, shortcut])
@@ -87,7 +99,7 @@ def _check_input_shape(input_shape: object, multiple: int, levels: int) -> tuple
 
 def vnet(input_shape: tuple = (None, None, None, 1), n_classes: int = 2, base_filters: int = 16, levels: int = 4,
          kernel_size: int = 3, separable: bool = False, final_activation: str | None = "softmax",
-         name: str | None = None) -> keras.Model:
+         batch_norm: bool = False, name: str | None = None) -> keras.Model:
     """V-Net: residual stages, strided-convolution down, transposed-convolution up, PReLU, skips (module docstring)."""
     import keras
     from keras import layers
@@ -99,6 +111,7 @@ def vnet(input_shape: tuple = (None, None, None, 1), n_classes: int = 2, base_fi
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size={kernel_size}: expected an odd size (3, 5), centred on its voxel")
     one_of(separable, "separable", (True, False))
+    one_of(batch_norm, "batch_norm", (True, False))
     one_of(final_activation, "final_activation", ACTIVATIONS, note="None: logits")
     if final_activation == "softmax" and n_classes < 2:
         raise ValueError(f"n_classes={n_classes} with final_activation='softmax': a softmax over one class is "
@@ -109,17 +122,19 @@ def vnet(input_shape: tuple = (None, None, None, 1), n_classes: int = 2, base_fi
     x, skips = inputs, []
     for level in range(levels):
         x = _residual_stage(x, base_filters * 2**level, stage_convolutions(level), kernel_size, separable,
-                            f"enc{level}")
+                            batch_norm, f"enc{level}")
         skips.append(x)
         x = layers.Conv3D(base_filters * 2 ** (level + 1), 2, strides=2, name=f"down{level + 1}_conv")(x)
-        x = _prelu(x, f"down{level + 1}")
-    x = _residual_stage(x, base_filters * 2**levels, stage_convolutions(levels), kernel_size, separable, "bottom")
+        x = _prelu(_normalized(x, batch_norm, f"down{level + 1}_bn"), f"down{level + 1}")
+    x = _residual_stage(x, base_filters * 2**levels, stage_convolutions(levels), kernel_size, separable, batch_norm,
+                        "bottom")
     for level in reversed(range(levels)):
         filters = base_filters * 2**level
         x = layers.Conv3DTranspose(filters, 2, strides=2, name=f"up{level}_conv")(x)
-        x = _prelu(x, f"up{level}")
+        x = _prelu(_normalized(x, batch_norm, f"up{level}_bn"), f"up{level}")
         x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
-        x = _residual_stage(x, 2 * filters, stage_convolutions(level), kernel_size, separable, f"dec{level}")
+        x = _residual_stage(x, 2 * filters, stage_convolutions(level), kernel_size, separable, batch_norm,
+                            f"dec{level}")
     x = layers.Conv3D(n_classes, 1, name="scores")(x)
     if final_activation is not None:
         x = layers.Activation(final_activation, name="probabilities")(x)
