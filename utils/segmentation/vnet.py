@@ -22,10 +22,11 @@ levels=4, base_filters=16, kernel_size=5 is the paper's network (16, 32, 64, 128
 every convolution (before its PReLU or residual sum; momentum 0.9, as utils.nn.blocks.conv_bn_act uses), for short
 CPU trainings: without it, one run (base_filters=8, levels=3, sigmoid outputs for ventricles and body, Soft Dice,
 Adam at 2e-3, batches of 2 of the generator's 64³ volumes) reached a loss of 0.67 and then collapsed to an
-all-background output (loss 1.0, the sigmoids saturated) within four passes over 48 volumes.
+all-background output (loss 1.0, the sigmoids saturated) by the sixth pass over 48 volumes.
 
 separable=True replaces every kernel_size³ convolution of the stages by the lab's constrained filter: k×1×1, 1×k×1,
-1×1×k in sequence (utils.nn.blocks.conv3d), with the same field of view and about k² fewer weights per convolution.
+1×1×k in sequence (utils.nn.blocks.conv3d), with the same field of view and k²/3 times fewer weights per
+convolution (3k·C² instead of k³·C² between C channels).
 
 Layers that end a stage are named for it — enc0..enc{L−1}, down1..down{L}, bottom, up{L−1}..up0, skip{L−1}..skip0,
 dec{L−1}..dec0, scores, probabilities — so a notebook can tap any stage.
