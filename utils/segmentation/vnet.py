@@ -22,7 +22,8 @@ levels=4, base_filters=16, kernel_size=5 is the paper's network (16, 32, 64, 128
 every convolution (before its PReLU or residual sum; momentum 0.9, as utils.nn.blocks.conv_bn_act uses), for short
 CPU trainings: without it, one run (base_filters=8, levels=3, sigmoid outputs for ventricles and body, Soft Dice,
 Adam at 2e-3, batches of 2 of the generator's 64³ volumes) reached a loss of 0.67 and then collapsed to an
-all-background output (loss 1.0, the sigmoids saturated) by the sixth pass over 48 volumes.
+all-background output (loss 1.0, the sigmoids saturated) by the sixth pass over 48 volumes; with it (and Adam at
+1e-3) the loss fell steadily to 0.30 in ten passes.
 
 separable=True replaces every kernel_size³ convolution of the stages by the lab's constrained filter: k×1×1, 1×k×1,
 1×1×k in sequence (utils.nn.blocks.conv3d), with the same field of view and k²/3 times fewer weights per
