@@ -177,3 +177,18 @@ def test_numpy_in_numpy_out_for_arrays_lists_and_tuples_tensors_stay_tensors():
         assert isinstance(area, np.ndarray) and area.dtype == np.float32 and area.tolist() == [6.0]
     iou = iou_matrix([[0, 0, 2, 2]], keras.ops.convert_to_tensor([[0.0, 0.0, 2.0, 2.0]]))
     assert not isinstance(iou, np.ndarray) and keras.ops.convert_to_numpy(iou).tolist() == [[1.0]]
+
+
+def test_iou_matrix_numpy_path_equals_the_tensor_path():
+    import keras
+
+    rng = np.random.default_rng(0)
+    a = np.sort(rng.uniform(0, 50, (7, 2, 2)), axis=1).transpose(0, 2, 1).reshape(7, 4)[:, [0, 2, 1, 3]]
+    b = np.sort(rng.uniform(0, 50, (5, 2, 2)), axis=1).transpose(0, 2, 1).reshape(5, 4)[:, [0, 2, 1, 3]]
+    b[0] = [3, 3, 3, 3]                                                        # an empty box
+    fast = iou_matrix(a, b)
+    slow = keras.ops.convert_to_numpy(iou_matrix(keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)))
+    assert isinstance(fast, np.ndarray) and fast.dtype == np.float32
+    np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="boxes2 has shape"):
+        iou_matrix(a, b[:, :3])

@@ -249,6 +249,21 @@ def concrete_array(x: object) -> np.ndarray | None:
         return None
 
 
+def _check_last_axis(shape: tuple, name: str, last_axis: int | None) -> None:
+    if last_axis is not None and (len(shape) < 1 or (shape[-1] is not None and shape[-1] != last_axis)):
+        raise ValueError(f"{name} has shape {shape}: expected (..., {last_axis})")
+
+
+def as_float_array(x: object, name: str, last_axis: int | None = None) -> np.ndarray:
+    """Array-like x as a float32 NumPy array, its last axis checked when given (NumPy's side of as_float_tensor)."""
+    try:
+        a = np.asarray(x, np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}={_described(x)}: expected numbers ({err})") from None
+    _check_last_axis(a.shape, name, last_axis)
+    return a
+
+
 def as_float_tensor(x: object, name: str, last_axis: int | None = None) -> Any:
     """x as a backend float tensor (float32 unless already a float tensor), its last axis checked when given.
 
@@ -258,10 +273,7 @@ def as_float_tensor(x: object, name: str, last_axis: int | None = None) -> Any:
     import keras
 
     if is_array_like(x):
-        try:
-            x = np.asarray(x, np.float32)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name}={_described(x)}: expected numbers ({err})") from None
+        x = as_float_array(x, name)
     try:
         t = keras.ops.convert_to_tensor(x)
         dtype = keras.backend.standardize_dtype(t.dtype)
@@ -271,8 +283,5 @@ def as_float_tensor(x: object, name: str, last_axis: int | None = None) -> Any:
         raise ValueError(f"{name}={_described(x)} has dtype {dtype}: expected an array or a tensor of numbers")
     if not keras.backend.is_float_dtype(dtype):
         t = keras.ops.cast(t, "float32")
-    if last_axis is not None:
-        shape = tuple(t.shape)
-        if len(shape) < 1 or (shape[-1] is not None and shape[-1] != last_axis):
-            raise ValueError(f"{name} has shape {shape}: expected (..., {last_axis})")
+    _check_last_axis(tuple(t.shape), name, last_axis)
     return t

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from utils.course.checks import as_float_tensor, numpy_like, one_of, positive_float
+from utils.course.checks import as_float_array, as_float_tensor, is_array_like, numpy_like, one_of, positive_float
 
 FORMATS: tuple[str, ...] = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw",
                             "rel_xyxy", "rel_yxyx", "rel_xywh", "rel_center_xywh")
@@ -101,11 +101,15 @@ def iou_matrix(boxes1, boxes2):
     """Pairwise IoU of xyxy boxes: (..., N, 4) and (..., M, 4) -> (..., N, M); 0 where the union is empty.
 
     Leading axes broadcast, so a batch of anchor sets against a batch of ground truths works, and
-    so does one anchor set (A, 4) against a batch (B, M, 4) once it is given a leading axis.
+    so does one anchor set (A, 4) against a batch (B, M, 4) once it is given a leading axis. The
+    same formula runs on NumPy for NumPy input (the trackers call it thousands of times a video).
     """
-    import keras.ops as K
+    if is_array_like(boxes1) and is_array_like(boxes2):  # NumPy in: NumPy's ops, no backend round trip per call
+        K, a, b = np, as_float_array(boxes1, "boxes1", 4), as_float_array(boxes2, "boxes2", 4)
+    else:
+        import keras.ops as K
 
-    a, b = as_boxes(boxes1, "boxes1"), as_boxes(boxes2, "boxes2")
+        a, b = as_boxes(boxes1, "boxes1"), as_boxes(boxes2, "boxes2")
     a, b = a[..., :, None, :], b[..., None, :, :]  # (..., N, 1, 4) and (..., 1, M, 4)
     width = K.maximum(K.minimum(a[..., 2], b[..., 2]) - K.maximum(a[..., 0], b[..., 0]), 0.0)
     height = K.maximum(K.minimum(a[..., 3], b[..., 3]) - K.maximum(a[..., 1], b[..., 1]), 0.0)
