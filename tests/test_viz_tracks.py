@@ -47,3 +47,13 @@ def test_animation_frames_may_be_numbered_from_a_later_frame():
     assert anim.to_jshtml().count("data:image/png;base64") == 2
     with pytest.raises(ValueError, match="first_frame=-1"):
         animate_tracks(np.zeros((2, 16, 16, 3)), [tracks(2)], ["a"], first_frame=-1)
+
+
+def test_animation_html_embeds_jpeg_frames():
+    from utils.viz.tracks import animation_html
+
+    anim = animate_tracks(np.random.default_rng(0).uniform(size=(3, 32, 32, 3)), [tracks(3)], ["a"])
+    html = animation_html(anim, fps=5)
+    assert html.count("data:image/jpeg;base64") == 3
+    with pytest.raises(ValueError, match="frame_format='gif'"):
+        animation_html(anim, fps=5, frame_format="gif")

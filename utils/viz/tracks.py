@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from utils.course.checks import int_at_least, positive_float
+from utils.course.checks import int_at_least, one_of, positive_float
 from utils.viz.boxes import draw_boxes
 from utils.viz.images import NOTHING, display_image
 from utils.viz.palette import class_color
@@ -73,3 +73,20 @@ def animate_tracks(frames: np.ndarray, tracks: Sequence[dict], titles: Sequence[
     anim = FuncAnimation(fig, show, frames=len(frames), interval=interval)
     plt.close(fig)
     return anim
+
+
+def animation_html(anim, fps: float, frame_format: str = "jpeg") -> str:
+    """A self-contained HTML player of a matplotlib animation, its frames embedded as JPEG (a few times smaller
+    than `to_jshtml`'s PNG for video frames, which PNG compresses badly) or PNG."""
+    import tempfile
+    from pathlib import Path
+
+    from matplotlib.animation import HTMLWriter
+
+    writer = HTMLWriter(fps=positive_float(fps, "fps"), embed_frames=True, default_mode="loop")
+    writer.frame_format = one_of(frame_format, "frame_format", ("jpeg", "png"))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "animation.html"
+        anim.save(str(path), writer=writer)
+        return path.read_text()
+
