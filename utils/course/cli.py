@@ -19,3 +19,18 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 def recorded_command(argv: list[str] | None) -> str:
     """The command as the provenance records it: `python -m utils.train` and the arguments, shell-quoted."""
     return "python -m utils.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+
+
+def add_evaluate_only(parser: argparse.ArgumentParser, metrics: str) -> None:
+    """--evaluate-only: with --resume, no training, only the held-out metrics added to the checkpoint's provenance."""
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help=f"with --resume: no training, only the held-out {metrics} added to the provenance")
+
+
+def parse_checkpoint_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line, refusing --evaluate-only without --resume (it evaluates the saved checkpoint)."""
+    args = parser.parse_args(argv)
+    if getattr(args, "evaluate_only", False) and not args.resume:
+        parser.error("--evaluate-only needs --resume: it evaluates the saved checkpoint NAME")
+    return args
+

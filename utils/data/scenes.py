@@ -432,16 +432,22 @@ def pad_boxes(data: Scenes, max_boxes: int | None = None) -> tuple[np.ndarray, n
     and of Keras' box-aware augmentation layers: a row with label -1 is not an object.
     """
     check_scenes(data, action="to pad")
-    most = max((len(lab) for lab in data.labels), default=0)
+    return pad_objects(data.boxes, data.labels, max_boxes)
+
+
+def pad_objects(boxes: Sequence[np.ndarray], labels: Sequence[np.ndarray],
+                max_boxes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image boxes and labels as arrays (n, M, 4) and (n, M) padded with -1, as `pad_boxes` (any source)."""
+    most = max((len(lab) for lab in labels), default=0)
     m = most if max_boxes is None else non_negative_int(max_boxes, "max_boxes")
     if m < most:
         raise ValueError(f"max_boxes={max_boxes!r}: expected an int >= {most}, the most objects in one image")
-    boxes = np.full((len(data), m, 4), -1.0, np.float32)
-    labels = np.full((len(data), m), -1, np.int32)
-    for i, (b, lab) in enumerate(zip(data.boxes, data.labels)):
-        boxes[i, :len(lab)] = b
-        labels[i, :len(lab)] = lab
-    return boxes, labels
+    out_boxes = np.full((len(labels), m, 4), -1.0, np.float32)
+    out_labels = np.full((len(labels), m), -1, np.int32)
+    for i, (b, lab) in enumerate(zip(boxes, labels)):
+        out_boxes[i, :len(lab)] = b
+        out_labels[i, :len(lab)] = lab
+    return out_boxes, out_labels
 
 
 def scene_dataset(data: Scenes, batch_size: int, shuffle: bool = True, augment: bool = True, seed: int | None = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from utils.course.cli import add_checkpoint_arguments, recorded_command
+from utils.course.cli import add_checkpoint_arguments, add_evaluate_only, parse_checkpoint_arguments, recorded_command
 from utils.detection.evaluation import coco_map  # imported now, not after hours of training (code may change)
 
 SCENES = {"size": 128, "n_objects": (1, 4), "object_size": (20, 48)}  # notebook 11's scenes
@@ -45,11 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     add_checkpoint_arguments(parser)
-    parser.add_argument("--evaluate-only", action="store_true",
-                        help="with --resume: no training, only the held-out AP added to the provenance")
-    args = parser.parse_args(argv)
-    if args.evaluate_only and not args.resume:
-        parser.error("--evaluate-only needs --resume: it evaluates the saved checkpoint NAME")
+    add_evaluate_only(parser, "AP")
+    args = parse_checkpoint_arguments(parser, argv)
     command = recorded_command(argv)
 
     from utils.course.session import device_description, quiet_tensorflow

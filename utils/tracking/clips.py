@@ -63,17 +63,11 @@ def frame_arrays(videos: Sequence, max_boxes: int = 40) -> tuple[np.ndarray, dic
     """Every frame of the videos as uint8 images (N, H, W, 3) and padded targets {"boxes", "labels"} (-1 padding),
     the training data of a frame-by-frame detector."""
     from utils.data.pixels import to_uint8
+    from utils.data.scenes import pad_objects
 
-    max_boxes = positive_int(max_boxes, "max_boxes")
-    images, boxes, labels = [], [], []
-    for video in videos:
-        images.append(to_uint8(video.frames, name="video.frames"))
-        for b, lab in zip(video.boxes, video.labels):
-            if len(b) > max_boxes:
-                raise ValueError(f"max_boxes={max_boxes}: a frame holds {len(b)} vehicles")
-            boxes.append(np.zeros((max_boxes, 4), np.float32))
-            labels.append(np.full(max_boxes, -1, np.int32))
-            boxes[-1][:len(b)], labels[-1][:len(b)] = b, lab
-    if not images:
+    if not videos:
         raise ValueError("videos: expected at least one video")
-    return np.concatenate(images), {"boxes": np.stack(boxes), "labels": np.stack(labels)}
+    boxes, labels = pad_objects([b for v in videos for b in v.boxes], [lab for v in videos for lab in v.labels],
+                                positive_int(max_boxes, "max_boxes"))
+    images = np.concatenate([to_uint8(v.frames, name="video.frames") for v in videos])
+    return images, {"boxes": boxes, "labels": labels}

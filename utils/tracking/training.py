@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from utils.course.cli import add_checkpoint_arguments, recorded_command
+from utils.course.cli import add_checkpoint_arguments, add_evaluate_only, parse_checkpoint_arguments, recorded_command
 from utils.tracking.evaluation import mot_metrics  # imported now, not after the training (code may change)
 
 VIDEOS = {"size": 128, "density": 1.0}
@@ -82,11 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-3)
     add_checkpoint_arguments(parser)
-    parser.add_argument("--evaluate-only", action="store_true",
-                        help="with --resume: no training, only the held-out metrics added to the provenance")
-    args = parser.parse_args(argv)
-    if args.evaluate_only and not args.resume:
-        parser.error("--evaluate-only needs --resume: it evaluates the saved checkpoint NAME")
+    add_evaluate_only(parser, "tracking metrics")
+    args = parse_checkpoint_arguments(parser, argv)
     for flag in ("train_videos", "test_videos", "epochs", "batch_size"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected a positive integer")
