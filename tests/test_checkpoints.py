@@ -36,8 +36,10 @@ def test_shipped_checkpoints_load_and_carry_provenance(name):
     record = read_provenance(name)
     for field in ("command", "epochs", "wall_s", "device", "backend", "final_metrics"):
         assert field in record, field
-    # patches for denoisers, scenes for detectors, videos (samples_per_epoch x epochs) for the trackers
-    assert "samples_seen" in record or "scenes_seen" in record or "samples_per_epoch" in record.get("videos", {})
+    # patches for denoisers, scenes for detectors, videos (samples_per_epoch x epochs) for the trackers, optimizer
+    # steps (of the batch size in the command) for the volumetric models
+    assert ("samples_seen" in record or "scenes_seen" in record or "samples_per_epoch" in record.get("videos", {})
+            or ("steps" in record and "legs" in record))
     assert record["command"].startswith("python -m utils.train ")
     model = load_checkpoint(name)
     assert architecture(model)["params"] == record["architecture"]["params"]

@@ -1,14 +1,17 @@
 """Entry point `python -m utils.train MODEL ...`: the shipped checkpoints' training runs.
 
 dncnn and autoencoder train in `utils.denoising.training`, faster_rcnn and mask_rcnn in
-`utils.detection.training`, tracknet and frame_rcnn in `utils.tracking.training`; this file keeps the
-commands recorded in the checkpoints' provenance working.
+`utils.detection.training`, tracknet and frame_rcnn in `utils.tracking.training`, the volumetric
+models of notebooks 07 and 08 in `utils.segmentation.training`; this file keeps the commands
+recorded in the checkpoints' provenance working.
 """
 
 import sys
 
 DETECTORS = ("faster_rcnn", "mask_rcnn")
 TRACKERS = ("tracknet", "frame_rcnn")
+VOLUMETRIC = ("vnet", "vnet_separable", "unet2d_slices", "deepbv_localizer", "deepbv_segmenter", "mouse_coarse",
+              "mouse_refine", "mouse_end_to_end")  # utils.segmentation.training.VOLUMETRIC, without importing it
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,6 +25,10 @@ def main(argv: list[str] | None = None) -> None:
         from utils.tracking.training import main as train_tracker
 
         train_tracker(argv)
+    elif argv and argv[0] in VOLUMETRIC:
+        from utils.segmentation.training import main as train_volumetric
+
+        train_volumetric(argv)
     else:
         from utils.denoising.training import main as train_denoiser
 

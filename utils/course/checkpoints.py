@@ -78,12 +78,20 @@ def builders() -> dict[str, Callable[..., keras.Model]]:
     """The model builders a checkpoint may name: a fixed table, so that a data file never chooses code to run."""
     from utils.denoising.models import dncnn, drunet, lecture_autoencoder
     from utils.detection.rcnn import faster_rcnn, mask_rcnn
+    from utils.segmentation import deepbv, deepmouse
+    from utils.segmentation.unet import unet
+    from utils.segmentation.vnet import vnet
     from utils.tracking.tracknet import tracknet
 
     return {"utils.denoising.models:dncnn": dncnn, "utils.denoising.models:drunet": drunet,
             "utils.denoising.models:lecture_autoencoder": lecture_autoencoder,
             "utils.detection.rcnn:faster_rcnn": faster_rcnn, "utils.detection.rcnn:mask_rcnn": mask_rcnn,
-            "utils.tracking.tracknet:tracknet": tracknet}
+            "utils.tracking.tracknet:tracknet": tracknet, "utils.segmentation.vnet:vnet": vnet,
+            "utils.segmentation.unet:unet": unet, "utils.segmentation.deepbv:localizer": deepbv.localizer,
+            "utils.segmentation.deepbv:segmenter": deepbv.segmenter,
+            "utils.segmentation.deepmouse:coarse_net": deepmouse.coarse_net,
+            "utils.segmentation.deepmouse:refine_net": deepmouse.refine_net,
+            "utils.segmentation.deepmouse:end_to_end": deepmouse.end_to_end}
 
 
 def build_from_provenance(record: dict[str, Any]) -> keras.Model:

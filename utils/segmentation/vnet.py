@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from utils.course.checks import one_of, positive_int
+from utils.course.checks import int_at_least, one_of, positive_int
 from utils.nn.blocks import conv3d
 
 if TYPE_CHECKING:
@@ -101,8 +101,14 @@ def _check_input_shape(input_shape: object, multiple: int, levels: int) -> tuple
 
 def vnet(input_shape: tuple = (None, None, None, 1), n_classes: int = 2, base_filters: int = 16, levels: int = 4,
          kernel_size: int = 3, separable: bool = False, final_activation: str | None = "softmax",
-         batch_norm: bool = False, name: str | None = None) -> keras.Model:
-    """V-Net: residual stages, strided-convolution down, transposed-convolution up, PReLU, skips (module docstring)."""
+         batch_norm: bool = False, extra_full_resolution: int = 0, extra_bottom: int = 0,
+         name: str | None = None) -> keras.Model:
+    """V-Net: residual stages, strided-convolution down, transposed-convolution up, PReLU, skips (module docstring).
+
+    extra_full_resolution adds that many convolutions to the first and the last stage (full resolution: finer
+    boundaries), extra_bottom that many to the bottom stage (the lowest resolution, whose field of view spans the
+    input: a global shape prior), as Deep BV's segmenter does (notebook 08).
+    """
     import keras
     from keras import layers
 
@@ -118,25 +124,29 @@ def vnet(input_shape: tuple = (None, None, None, 1), n_classes: int = 2, base_fi
     if final_activation == "softmax" and n_classes < 2:
         raise ValueError(f"n_classes={n_classes} with final_activation='softmax': a softmax over one class is "
                          "always 1; expected n_classes >= 2, or final_activation='sigmoid' for a binary mask")
+    extra_full_resolution = int_at_least(extra_full_resolution, "extra_full_resolution", 0)
+    extra_bottom = int_at_least(extra_bottom, "extra_bottom", 0)
     shape = _check_input_shape(input_shape, 2**levels, levels)
+
+    def convs_at(level: int) -> int:
+        return stage_convolutions(level) + (extra_full_resolution if level == 0 else 0)
 
     inputs = keras.Input(shape)
     x, skips = inputs, []
     for level in range(levels):
-        x = _residual_stage(x, base_filters * 2**level, stage_convolutions(level), kernel_size, separable,
-                            batch_norm, f"enc{level}")
+        x = _residual_stage(x, base_filters * 2**level, convs_at(level), kernel_size, separable, batch_norm,
+                            f"enc{level}")
         skips.append(x)
         x = layers.Conv3D(base_filters * 2 ** (level + 1), 2, strides=2, name=f"down{level + 1}_conv")(x)
         x = _prelu(_normalized(x, batch_norm, f"down{level + 1}_bn"), f"down{level + 1}")
-    x = _residual_stage(x, base_filters * 2**levels, stage_convolutions(levels), kernel_size, separable, batch_norm,
-                        "bottom")
+    x = _residual_stage(x, base_filters * 2**levels, stage_convolutions(levels) + extra_bottom, kernel_size, separable,
+                        batch_norm, "bottom")
     for level in reversed(range(levels)):
         filters = base_filters * 2**level
         x = layers.Conv3DTranspose(filters, 2, strides=2, name=f"up{level}_conv")(x)
         x = _prelu(_normalized(x, batch_norm, f"up{level}_bn"), f"up{level}")
         x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
-        x = _residual_stage(x, 2 * filters, stage_convolutions(level), kernel_size, separable, batch_norm,
-                            f"dec{level}")
+        x = _residual_stage(x, 2 * filters, convs_at(level), kernel_size, separable, batch_norm, f"dec{level}")
     x = layers.Conv3D(n_classes, 1, name="scores")(x)
     if final_activation is not None:
         x = layers.Activation(final_activation, name="probabilities")(x)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from utils.course.checks import number_in, positive_int
+from utils.course.checks import non_negative_int, number_in, positive_int, rng_from
 from utils.data.volumes import Volume
 
 Window = tuple[slice, ...]
@@ -75,12 +75,13 @@ def window_fractions(mask: np.ndarray, windows: Sequence[Window]) -> np.ndarray:
     table = np.pad(mask.astype(np.int64), [(1, 0)] * mask.ndim)
     for axis in range(mask.ndim):
         table = table.cumsum(axis=axis)
+    bounds = np.array([window_bounds(w, mask.shape, f"windows[{k}]") for k, w in enumerate(windows)], np.int64)
+    if not len(bounds):
+        return np.zeros(0)
     counts = np.zeros(len(windows), np.int64)
-    for k, window in enumerate(windows):
-        bounds = window_bounds(window, mask.shape, f"windows[{k}]")
-        for corner in itertools.product((0, 1), repeat=mask.ndim):
-            sign = (-1) ** (mask.ndim - sum(corner))
-            counts[k] += sign * table[tuple(b[c] for b, c in zip(bounds, corner))]
+    for corner in itertools.product((0, 1), repeat=mask.ndim):  # inclusion-exclusion over the box's corners
+        sign = (-1) ** (mask.ndim - sum(corner))
+        counts += sign * table[tuple(bounds[:, axis, c] for axis, c in enumerate(corner))]
     return counts / total
 
 
@@ -110,6 +111,18 @@ def window_around(mask: np.ndarray, window: int | Sequence[int]) -> Window:
         centre = (present[0] + present[-1] + 1) / 2
         corner.append(int(min(max(round(centre - w / 2), 0), n - w)))
     return tuple(slice(c, c + w) for c, w in zip(corner, sizes))
+
+
+def jittered_window_around(mask: np.ndarray, window: int | Sequence[int], rng: object, jitter: int) -> Window:
+    """`window_around` moved by a random shift of up to ±jitter voxels per axis, kept inside the array: the training
+    crops of a second stage, whose regions come from a first stage that never finds exactly the truth's box."""
+    rng, jitter = rng_from(rng, "rng"), non_negative_int(jitter, "jitter")
+    out = []
+    for s, n in zip(window_around(mask, window), np.shape(mask)):
+        size = s.stop - s.start
+        start = int(np.clip(s.start + rng.integers(-jitter, jitter + 1), 0, n - size))
+        out.append(slice(start, start + size))
+    return tuple(out)
 
 
 def crop_volume(volume: Volume, window: Window) -> Volume:
