@@ -6,7 +6,7 @@ import pytest
 
 from utils.course.checkpoints import load_checkpoint
 from utils.data.volumes import ultrasound_volumes
-from utils.segmentation.training import TEST_SEED, dice_score, main, volumes_digest
+from utils.segmentation.training import TEST_SEED, main, volumes_digest
 
 
 @pytest.mark.parametrize("model", ["vnet", "mouse_coarse"])
@@ -39,13 +39,3 @@ def test_bad_flags_are_refused_by_name(flags, message, capsys):
     with pytest.raises(SystemExit):
         main(flags)
     assert message in capsys.readouterr().err
-
-
-def test_dice_score():
-    import numpy as np
-
-    a = np.zeros((4, 4), bool)
-    b = a.copy()
-    assert dice_score(a, b) == 1.0
-    a[0, :2], b[0, 1:3] = True, True
-    assert dice_score(a, b) == 0.5

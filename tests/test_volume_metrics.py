@@ -84,3 +84,32 @@ def test_bad_arguments_are_refused_by_name(kwargs, match):
     args = dict(mask_a=a, mask_b=a) | kwargs
     with pytest.raises(ValueError, match=match):
         hausdorff95(**args)
+
+
+def test_score_pipelines_scores_and_times_each_pipeline_on_the_same_volumes():
+    from utils.data.volumes import ultrasound_volumes
+    from utils.segmentation.volume_metrics import score_pipelines
+
+    volumes = ultrasound_volumes(2, 16, seed=0)
+    calls = []
+    truth = {v.image.tobytes(): v for v in volumes}
+
+    def perfect(image):
+        calls.append("perfect")
+        v = truth[image.tobytes()]
+        return {"ventricles": v.ventricles, "body": v.body}
+
+    def half(image):
+        v = truth[image.tobytes()]
+        return {"ventricles": v.ventricles, "body": np.zeros_like(v.body)}
+
+    table = score_pipelines({"perfect": perfect, "half": half}, volumes, warm_up={"perfect": lambda image: None})
+    assert table["perfect"] == {"dice_ventricles": 1.0, "dice_body": 1.0, "time_s": table["perfect"]["time_s"]}
+    assert table["half"]["dice_ventricles"] == 1.0 and table["half"]["dice_body"] == 0.0
+    assert calls == ["perfect", "perfect"] and table["half"]["time_s"] > 0  # the warm-up replaced the first call
+    with pytest.raises(ValueError, match="warm_up names \\['other'\\]"):
+        score_pipelines({"half": half}, volumes, warm_up={"other": half})
+    with pytest.raises(KeyError, match="expected a mask for 'body'"):
+        score_pipelines({"bad": lambda image: {"ventricles": truth[image.tobytes()].ventricles}}, volumes)
+    with pytest.raises(ValueError, match="expected a non-empty list"):
+        score_pipelines({"half": half}, [])

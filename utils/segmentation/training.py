@@ -53,13 +53,6 @@ def volumes_digest(volumes) -> str:
     return h.hexdigest()
 
 
-def dice_score(truth: np.ndarray, predicted: np.ndarray) -> float:
-    """Dice of two boolean masks (1 when both are empty)."""
-    truth, predicted = np.asarray(truth, bool), np.asarray(predicted, bool)
-    total = truth.sum() + predicted.sum()
-    return 1.0 if total == 0 else float(2 * np.logical_and(truth, predicted).sum() / total)
-
-
 def predict_volume(model, image: np.ndarray, slices: bool = False) -> np.ndarray:
     """A whole-volume model's probabilities (D, H, W, C); slices=True runs a 2-D model on each axial slice."""
     if slices:
@@ -155,6 +148,7 @@ def evaluate(args, model, volumes) -> dict[str, float]:
     the ventricles (Deep BV's segmenter), and the localizer's accuracy and the fraction of volumes whose best window
     holds the whole ventricle system."""
     from utils.segmentation import deepbv, deepmouse
+    from utils.segmentation.metrics import dice as dice_score
     from utils.segmentation.windows import window_around, window_fractions
 
     m = args.model

@@ -11,9 +11,15 @@ skimage.metrics.hausdorff_distance returns when given the surfaces.
 An empty mask has no surface and no distance to anything: by default it is refused naming the mask; with
 if_empty="inf" the distance is inf when one mask is empty and 0.0 when both are (two empty outlines agree), so an
 evaluation over many volumes can go on and report the failure.
+
+`score_pipelines` measures whole segmentation pipelines side by side: Dice of each structure and seconds per volume,
+on the same volumes (notebook 08's Table 1).
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -82,3 +88,40 @@ def hausdorff95(mask_a: np.ndarray, mask_b: np.ndarray, spacing: tuple[float, ..
                          "pass if_empty='inf' to score it as inf)")
     pooled = np.concatenate([surface_distances(a, b, spacing), surface_distances(b, a, spacing)])
     return float(np.percentile(pooled, percentile))
+
+
+def score_pipelines(pipelines: Mapping[str, Callable[[np.ndarray], Mapping[str, np.ndarray]]], volumes: Sequence,
+                    structures: Sequence[str] = ("ventricles", "body"),
+                    warm_up: Mapping[str, Callable[[np.ndarray], object]] | None = None) -> dict[str, dict[str, float]]:
+    """Mean Dice of each structure and mean seconds per volume of each pipeline, on the same volumes.
+
+    A pipeline maps an image (D, H, W) to {structure: boolean mask}; volumes are `utils.data.volumes.Volume`s,
+    whose attributes named by structures are the truth. Each volume is timed alone, after one call on the first
+    volume (warm_up[name], default the pipeline itself) that builds the models' graphs. Returns
+    {name: {"dice_<structure>": mean, ..., "time_s": mean}}.
+    """
+    from utils.segmentation.metrics import dice
+
+    if not isinstance(pipelines, Mapping) or not pipelines or not all(callable(p) for p in pipelines.values()):
+        raise ValueError(f"pipelines={pipelines!r:.80}: expected a non-empty dict of name -> function(image) -> masks")
+    if not isinstance(volumes, (list, tuple)) or not volumes:
+        raise ValueError(f"volumes={volumes!r:.80}: expected a non-empty list of utils.data.volumes.Volume")
+    warm_up = dict(warm_up or {})
+    unknown = sorted(set(warm_up) - set(pipelines))
+    if unknown:
+        raise ValueError(f"warm_up names {unknown}: expected names of pipelines, {sorted(pipelines)}")
+    table = {}
+    for name, pipeline in pipelines.items():
+        warm_up.get(name, pipeline)(volumes[0].image)
+        scores: dict[str, list[float]] = {f"dice_{s}": [] for s in structures}
+        scores["time_s"] = []
+        for volume in volumes:
+            t = time.perf_counter()
+            masks = pipeline(volume.image)
+            scores["time_s"].append(time.perf_counter() - t)
+            for s in structures:
+                if s not in masks:
+                    raise KeyError(f"pipeline {name!r} returned {sorted(masks)}: expected a mask for {s!r}")
+                scores[f"dice_{s}"].append(dice(getattr(volume, s), masks[s]))
+        table[name] = {key: float(np.mean(values)) for key, values in scores.items()}
+    return table
