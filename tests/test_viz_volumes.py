@@ -34,7 +34,11 @@ def test_surface_of_a_ball_has_the_balls_area():
     assert abs(mesh_surface_area(verts, faces) / (4 * np.pi * 6.0**2) - 1) < 0.15
     assert verts.min() >= -0.5 and verts.max() <= 19.5  # padded for a closed surface, shifted back
     ax = plt.figure().add_subplot(projection="3d")
-    assert draw_surface(ax, ball(), "tab:red") == len(faces)
+    assert draw_surface(ax, ball(), "tab:red") == len(faces) and ax.get_xlim() == (0, 20)
+    draw_surface(ax, ball(), "tab:red", around=ball(r=2.0), margin=1)
+    assert ax.get_xlim() == (5, 12) and ax.get_zlim() == (8, 15)  # the small ball's box (6..10, 9..13) plus 1
+    with pytest.raises(ValueError, match="around is empty"):
+        draw_surface(ax, ball(), "tab:red", around=np.zeros((20, 20, 20), bool))
     plt.close("all")
 
 

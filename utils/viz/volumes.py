@@ -62,13 +62,25 @@ def surface(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> tup
     return verts - np.asarray(spacing), faces
 
 
-def draw_surface(ax, mask: np.ndarray, color: str, alpha: float = 0.5, label: str | None = None) -> int:
-    """Draw a mask's surface on a 3-D matplotlib axis (projection='3d'); returns the number of triangles."""
+def draw_surface(ax, mask: np.ndarray, color: str, alpha: float = 0.5, label: str | None = None,
+                 around: np.ndarray | None = None, margin: int = 3) -> int:
+    """Draw a mask's surface on a 3-D matplotlib axis (projection='3d'); returns the number of triangles.
+
+    The axes span the whole volume, or with around (a boolean mask, e.g. the truth) its bounding box plus margin
+    voxels, so that a small structure fills the picture and several pictures share their limits.
+    """
     from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
     verts, faces = surface(mask)
     mesh = Poly3DCollection(verts[faces], alpha=alpha, facecolor=color, edgecolor="none", label=label)
     ax.add_collection3d(mesh)
-    for set_lim, n in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), mask.shape):
-        set_lim(0, n)
+    if around is None:
+        low, high = np.zeros(3), np.asarray(mask.shape, float)
+    else:
+        points = np.argwhere(_labels_like(around, mask.shape) > 0)
+        if not len(points):
+            raise ValueError("around is empty: expected a mask with at least one voxel to frame")
+        low, high = points.min(axis=0) - margin, points.max(axis=0) + 1 + margin
+    for set_lim, lo, hi in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), low, high):
+        set_lim(lo, hi)
     return len(faces)
