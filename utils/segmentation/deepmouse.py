@@ -12,7 +12,7 @@
    cut inside the graph (`CropAt`), trained on the sum of the three Soft Dice losses, so that the coarse output
    learns to be the context the refiners need.
 
-One coarse pass over an eighth of the voxels and two refinements replace Deep BV's hundreds of localizer windows:
+One coarse pass over an eighth of the voxels and two refinements replace Deep BV's thousands of localizer windows:
 that is the speed-up of the lecture's Table 1.
 """
 

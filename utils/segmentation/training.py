@@ -12,9 +12,10 @@ whose SHA-1 the provenance records so that a notebook can check it sees the same
   its refiners (Soft Dice in regions around the structure; with auto-context, the coarse network's output, loaded
   from its checkpoint, is the second input channel), and all three trained together from those checkpoints.
 
-The provenance beside the weights holds the command, the epochs, the wall time, the device and backend (the
-checkpoints were made with Keras 3 under JAX on a GPU; the notebooks load them under TensorFlow on the CPU), the
-per-epoch losses, and the held-out metrics.
+The provenance beside the weights holds the commands, the epochs and steps, the wall time, each leg's device and
+backend (the shipped checkpoints were trained under Keras 3's JAX backend on a GPU, the two auto-context refiners
+continued and the end-to-end model trained under TensorFlow on a CPU; the notebooks load them all under TensorFlow),
+the per-epoch losses, and the held-out metrics.
 """
 
 from __future__ import annotations
