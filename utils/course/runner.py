@@ -1,9 +1,13 @@
-"""The course runner: `python -m utils.course list | run [--quick] [NN ...] | results`.
+"""The course runner: `python -m utils.course list | run [--quick] [NN ...] | results | normalise | slides |
+student | site`.
 
 `run` executes notebooks in course order, each from a fresh kernel, honouring the `parameters`
 cell (`-p name=value` injects overrides after it, as papermill does). Full mode writes the
 outputs back into notebooks/ and regenerates RESULTS.md; quick mode (or any override) writes
-to .scratch/notebooks/ and never touches the committed notebooks.
+to .scratch/notebooks/ and never touches the committed notebooks. Before it executes a notebook it
+normalises it (`normalise`): the Colab setup cell and badge written from pyproject.toml, slide roles on
+every cell, Colab's GPU setting where a GPU pays off. `slides`, `student` and `site` build the decks, the
+student edition and the HTML site into .scratch/ (or --out).
 """
 
 from __future__ import annotations
@@ -97,6 +101,27 @@ def inject_parameters(nb, params: dict[str, object]) -> None:
     nb.cells.insert(index + 1, cell)
 
 
+def normalise(nb, name: str) -> None:
+    """Bring `nb` (the notebook `name`) to the course's form: setup cell and Colab badge from pyproject.toml's
+    repository, a slide role on every cell (roles set by hand stay), Colab's accelerator where a GPU pays off."""
+    import re
+
+    from utils.course.colab import GPU_NOTEBOOKS, badge, setup_cell
+    from utils.course.slides import tag_slides
+
+    if len(nb.cells) < 2 or nb.cells[1].cell_type != "code" or not nb.cells[1].source.startswith("# Setup:"):
+        raise ValueError(f"{name}: expected the setup cell ('# Setup: ...') second, after the title")
+    nb.cells[1].source = setup_cell(name)
+    title = nb.cells[0].source
+    if "[![Open In Colab]" not in title:
+        raise ValueError(f"{name}: expected an 'Open In Colab' badge in the title cell")
+    nb.cells[0].source = re.sub(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", lambda _: badge(name), title)
+    tag_slides(nb)
+    if name[:2] in GPU_NOTEBOOKS:
+        nb.metadata["accelerator"] = "GPU"
+        nb.metadata.setdefault("colab", {})["gpuType"] = "T4"
+
+
 def execute(name: str, quick: bool, params: dict[str, object], timeout: int = 1800) -> float:
     """Run one notebook from a fresh kernel; return its wall time. Writes it where the mode says."""
     import nbformat
@@ -105,6 +130,7 @@ def execute(name: str, quick: bool, params: dict[str, object], timeout: int = 18
 
     source = notebooks_dir() / f"{name}.ipynb"
     nb = nbformat.read(source, as_version=4)
+    normalise(nb, name)
     inject_parameters(nb, params)
     # the kernel's environment, not this process's (a test calling execute must not change its own mode):
     # a run with overridden parameters records its figures in .scratch/, never over the committed results/
@@ -168,6 +194,17 @@ def write_results_table() -> Path:
     return path
 
 
+def build_edition(kind: str, names: list[str], out: Path) -> list[Path]:
+    """Build the decks, the student edition or the site of `names` into `out`; print and return what it wrote."""
+    from utils.course.editions import build_site, write_student_edition
+    from utils.course.slides import build_decks
+
+    build = {"slides": build_decks, "student": write_student_edition, "site": build_site}[kind]
+    written = build(names, out)
+    print(f"wrote {len(written)} file(s) to {out}" + (f"; open {written[0]}" if kind != "student" else ""))
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m utils.course", description=__doc__.splitlines()[0])
@@ -180,6 +217,14 @@ def main(argv: list[str] | None = None) -> None:
                      help="override a variable of the parameters cell (outputs go to .scratch/)")
     run.add_argument("--timeout", type=int, default=1800, help="seconds a cell may take")
     sub.add_parser("results", help="regenerate RESULTS.md from results/")
+    sub.add_parser("normalise", help="write setup cells, Colab badges and slide roles into notebooks/ "
+                                     "without executing (after changing the repository in pyproject.toml)")
+    builds = {"slides": "reveal.js decks", "student": "the student edition (no answers)",
+              "site": "a static HTML site with an index in lecture order"}
+    for command, what in builds.items():
+        build = sub.add_parser(command, help=f"build {what}, offline, into .scratch/{command}/ (or --out)")
+        build.add_argument("notebooks", nargs="*", help="numbers (01) or names; default: all")
+        build.add_argument("--out", type=Path, default=None, help=f"folder to write (default .scratch/{command})")
     args = parser.parse_args(argv)
 
     if args.command == "list":
@@ -190,6 +235,19 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.command == "results":
         print(f"wrote {write_results_table().relative_to(repo_root())}")
+        return
+    if args.command == "normalise":
+        import nbformat
+
+        for name in available():
+            path = notebooks_dir() / f"{name}.ipynb"
+            nb = nbformat.read(path, as_version=4)
+            normalise(nb, name)
+            nbformat.write(nb, path)
+        print(f"normalised {len(available())} notebooks")
+        return
+    if args.command in builds:
+        build_edition(args.command, select(args.notebooks), args.out or scratch_dir() / args.command)
         return
     params = parse_parameters(args.parameter)
     names = select(args.notebooks)

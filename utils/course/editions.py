@@ -1,0 +1,102 @@
+"""Editions of the course built from the committed notebooks, outside the committed tree (.scratch/ by default):
+the student edition (no answers) and a static HTML site (every notebook with its outputs, and RESULTS.md).
+
+Decks are in `utils.course.slides`; `python -m utils.course slides | student | site` builds all three.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from utils.course.paths import repo_root
+from utils.course.slides import copy_assets, is_solution, templates, text_badges
+
+
+def is_exercise(cell) -> bool:
+    """Whether `cell` is a student's exercise (tagged `exercise`), whose outputs the student edition clears."""
+    return "exercise" in cell.get("metadata", {}).get("tags", [])
+
+
+def student_notebook(nb):
+    """`nb` without its answers (cells tagged `solution`) and with its exercises' outputs cleared; a new object."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    nb.cells = [cell for cell in nb.cells if not is_solution(cell)]
+    for cell in nb.cells:
+        if cell.cell_type == "code" and is_exercise(cell):
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def write_student_edition(names: list[str], out: Path) -> list[Path]:
+    """Write the student edition of each notebook in `names` into `out`/notebooks; return the paths."""
+    import nbformat
+
+    from utils.course.runner import notebooks_dir
+
+    folder = out / "notebooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        nb = student_notebook(nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4))
+        written.append(folder / f"{name}.ipynb")
+        nbformat.write(nb, written[-1])
+    return written
+
+
+def title(nb, name: str) -> str:
+    """The notebook's title: its first heading, without the leading '# '."""
+    first = nb.cells[0].source if nb.cells else ""
+    match = re.match(r"#\s+(.+)", first)
+    return match.group(1).strip() if match else name
+
+
+def markdown_page(text: str, heading: str) -> str:
+    """A Markdown document as a standalone HTML page of the site."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(heading)}</title>"
+            f"<style>{SITE_CSS}</style></head><body><main>\n<nav><a href=\"index.html\">all notebooks</a></nav>\n"
+            f"{markdown2html_mistune(text)}\n</main></body></html>\n")
+
+
+SITE_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}"
+            "li{margin:.3rem 0}code{background:#f4f4f4;padding:0 .2rem}")
+
+
+def build_site(names: list[str], out: Path) -> list[Path]:
+    """Render the committed notebooks in `names` (with their outputs), RESULTS.md and an index in lecture order
+    into `out` as a static site that opens offline; return the pages written, index first."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from utils.course.runner import COURSE_MAP, notebooks_dir
+
+    out.mkdir(parents=True, exist_ok=True)
+    copy_assets(out, reveal=False)
+    exporter = HTMLExporter(template_name="offline_lab", extra_template_basedirs=[str(templates())],
+                            mathjax_url="mathjax/MathJax.js?config=TeX-AMS_HTML-full,Safe")
+    topics = dict(COURSE_MAP)
+    items, pages = [], []
+    for name in names:
+        nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
+        text_badges(nb)
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title(nb, name)}})
+        pages.append(out / f"{name}.html")
+        pages[-1].write_text(body, encoding="utf-8")
+        items.append(f'<li><a href="{name}.html">{html.escape(title(nb, name))}</a> — {html.escape(topics[name])}</li>')
+    results = repo_root() / "RESULTS.md"
+    (out / "results.html").write_text(markdown_page(results.read_text(encoding="utf-8"), "Results"), encoding="utf-8")
+    index = out / "index.html"
+    index.write_text(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>CNNs beyond classification</title>"
+        f"<style>{SITE_CSS}</style></head><body><main>\n<h1>CNNs beyond classification</h1>\n"
+        "<p>The course's notebooks in lecture order, with the outputs of their full-mode runs.</p>\n"
+        f"<ol start=\"0\" id=\"notebooks\">\n{chr(10).join(items)}\n</ol>\n"
+        "<p><a href=\"results.html\">Results</a>: every notebook's headline figures.</p>\n</main></body></html>\n",
+        encoding="utf-8")
+    return [index, *pages, out / "results.html"]
