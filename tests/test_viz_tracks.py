@@ -55,5 +55,8 @@ def test_animation_html_embeds_jpeg_frames():
     anim = animate_tracks(np.random.default_rng(0).uniform(size=(3, 32, 32, 3)), [tracks(3)], ["a"])
     html = animation_html(anim, fps=5)
     assert html.count("data:image/jpeg;base64") == 3
+    # it opens offline: no stylesheet from a CDN, and every button still has a visible label
+    assert "http" not in html.split("data:image")[0] and "fa fa-" not in html
+    assert all(icon in html for icon in ("⏮", "▶", "⏸", "⏭"))
     with pytest.raises(ValueError, match="frame_format='gif'"):
         animation_html(anim, fps=5, frame_format="gif")

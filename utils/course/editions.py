@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from utils.course.paths import repo_root
-from utils.course.slides import copy_assets, is_solution, templates, text_badges
+from utils.course.slides import MATHJAX_URL, copy_assets, is_solution, templates, text_badges
 
 
 def is_exercise(cell) -> bool:
@@ -79,7 +79,7 @@ def build_site(names: list[str], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     copy_assets(out, reveal=False)
     exporter = HTMLExporter(template_name="offline_lab", extra_template_basedirs=[str(templates())],
-                            mathjax_url="mathjax/MathJax.js?config=TeX-AMS_HTML-full,Safe")
+                            mathjax_url=MATHJAX_URL)
     topics = dict(COURSE_MAP)
     items, pages = [], []
     for name in names:

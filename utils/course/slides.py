@@ -16,6 +16,8 @@ SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
 SKIP_TAGS = ("parameters", "injected-parameters")
 # a code cell whose source matches is plumbing, not lecture: the setup cell and the results cell
 PLUMBING = re.compile(r"\A# Setup:|^\s*record\(", re.M)
+# the one configuration jupyter-server-mathjax ships (config/TeX-AMS-MML_HTMLorMML-full.js), relative to a page
+MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 HEADING = re.compile(r"\A(#{1,2}) \S")
 RENDERED_HEADING = re.compile(r"\A\s*(display\()?Markdown\(f?(\"\"\"|''')#{1,2} ")
 
@@ -141,7 +143,7 @@ def build_decks(names: list[str], out: Path) -> list[Path]:
     copy_assets(out, reveal=True)
     exporter = SlidesExporter(template_name="offline_reveal", extra_template_basedirs=[str(templates())],
                               reveal_url_prefix="reveal.js", reveal_scroll=True, reveal_theme="white",
-                              reveal_transition="none", mathjax_url="mathjax/MathJax.js?config=TeX-AMS_HTML-full,Safe",
+                              reveal_transition="none", mathjax_url=MATHJAX_URL,
                               exclude_input_prompt=True, exclude_output_prompt=True)
     written = []
     for name in names:

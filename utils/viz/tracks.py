@@ -75,9 +75,16 @@ def animate_tracks(frames: np.ndarray, tracks: Sequence[dict], titles: Sequence[
     return anim
 
 
+# matplotlib's player draws its buttons with Font Awesome from a CDN; these characters need no network
+PLAYER_ICONS = {"fast-backward": "⏮", "step-backward": "◀|", "play fa-flip-horizontal": "◀", "pause": "⏸",
+                "play": "▶", "step-forward": "|▶", "fast-forward": "⏭", "minus": "−", "plus": "+"}
+
+
 def animation_html(anim, fps: float, frame_format: str = "jpeg") -> str:
     """A self-contained HTML player of a matplotlib animation, its frames embedded as JPEG (a few times smaller
-    than `to_jshtml`'s PNG for video frames, which PNG compresses badly) or PNG."""
+    than `to_jshtml`'s PNG for video frames, which PNG compresses badly) or PNG; it loads nothing from the
+    network (matplotlib's Font Awesome icons are replaced by characters)."""
+    import re
     import tempfile
     from pathlib import Path
 
@@ -88,5 +95,7 @@ def animation_html(anim, fps: float, frame_format: str = "jpeg") -> str:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "animation.html"
         anim.save(str(path), writer=writer)
-        return path.read_text()
+        page = path.read_text()
+    page = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", page)
+    return re.sub(r'<i class="fa fa-([^"]+)"></i>', lambda m: PLAYER_ICONS.get(m.group(1), m.group(1)), page)
 
