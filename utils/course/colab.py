@@ -47,7 +47,7 @@ if "google.colab" in sys.modules:
 
     install(course_dir)
 
-from utils.course.session import start
+from utils.course.session import start  # noqa: E402 (on Colab, importable only once the course is there)
 
 info = start("{name}")'''
 
