@@ -129,7 +129,11 @@ def test_presentable_hides_plumbing_but_keeps_rendered_sentences():
     nb = tiny_notebook()
     nb.cells[4].source = "# NBVAL_CHECK_OUTPUT\nx = n"
     nb.cells[10].outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "## Summary"})]
+    player = ('<link rel="stylesheet"\nhref="https://maxcdn.bootstrapcdn.com/font-awesome/4.4.0/css/font-awesome.min.css">'
+              '<button><i class="fa fa-play"></i></button>')
+    nb.cells[7].outputs = [nbformat.v4.new_output("display_data", data={"text/html": player})]
     slides.presentable(nb)
+    assert nb.cells[7].outputs[0]["data"]["text/html"] == "<button>▶</button>"
     assert nb.cells[4].source == "x = n"
     assert nb.cells[10]["metadata"]["transient"]["remove_source"] and nb.cells[10].outputs
     assert nb.cells[0].source.endswith("[Open in Colab](x)")

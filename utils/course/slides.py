@@ -111,11 +111,18 @@ BADGE_IMAGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)")
 
 
 def text_badges(nb) -> None:
-    """Turn the "Open in Colab" badge (an image on colab.research.google.com) into a text link, so that a page
-    built offline loads nothing from the network."""
+    """Make `nb` load nothing from the network once built: the "Open in Colab" badge (an image on
+    colab.research.google.com) becomes a text link, and animation players lose their Font Awesome stylesheet."""
+    from utils.viz.tracks import without_font_awesome
+
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = BADGE_IMAGE.sub(r"[Open in Colab](\1)", cell.source)
+        for output in cell.get("outputs", []):
+            page = output.get("data", {}).get("text/html")
+            if page is not None:
+                page = "".join(page) if isinstance(page, list) else page
+                output["data"]["text/html"] = without_font_awesome(page)
 
 
 def presentable(nb) -> None:

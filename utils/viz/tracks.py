@@ -80,11 +80,19 @@ PLAYER_ICONS = {"fast-backward": "⏮", "step-backward": "◀|", "play fa-flip-h
                 "play": "▶", "step-forward": "|▶", "fast-forward": "⏭", "minus": "−", "plus": "+"}
 
 
+def without_font_awesome(page: str) -> str:
+    """`page` (matplotlib's animation player) without its Font Awesome stylesheet from a CDN, each icon replaced
+    by a character, so that it works offline (also applied to players saved before this existed)."""
+    import re
+
+    page = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", page)
+    return re.sub(r'<i class="fa fa-([^"]+)"></i>', lambda m: PLAYER_ICONS.get(m.group(1), m.group(1)), page)
+
+
 def animation_html(anim, fps: float, frame_format: str = "jpeg") -> str:
     """A self-contained HTML player of a matplotlib animation, its frames embedded as JPEG (a few times smaller
     than `to_jshtml`'s PNG for video frames, which PNG compresses badly) or PNG; it loads nothing from the
     network (matplotlib's Font Awesome icons are replaced by characters)."""
-    import re
     import tempfile
     from pathlib import Path
 
@@ -95,7 +103,5 @@ def animation_html(anim, fps: float, frame_format: str = "jpeg") -> str:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "animation.html"
         anim.save(str(path), writer=writer)
-        page = path.read_text()
-    page = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", page)
-    return re.sub(r'<i class="fa fa-([^"]+)"></i>', lambda m: PLAYER_ICONS.get(m.group(1), m.group(1)), page)
+        return without_font_awesome(path.read_text())
 
