@@ -4,8 +4,8 @@ student | site`.
 `run` executes notebooks in course order, each from a fresh kernel, honouring the `parameters`
 cell (`-p name=value` injects overrides after it, as papermill does). Full mode writes the
 outputs back into notebooks/ and regenerates RESULTS.md; quick mode (or any override) writes
-to .scratch/notebooks/ and never touches the committed notebooks. Before it executes a notebook it
-normalises it (`normalise`): the Colab setup cell and badge written from pyproject.toml, slide roles on
+to .scratch/notebooks/ and never touches the committed notebooks. Before a full run it
+normalises the notebook (`normalise`): the Colab setup cell and badge written from pyproject.toml, slide roles on
 every cell, Colab's GPU setting where a GPU pays off. `slides`, `student` and `site` build the decks, the
 student edition and the HTML site into .scratch/ (or --out).
 """
@@ -130,7 +130,8 @@ def execute(name: str, quick: bool, params: dict[str, object], timeout: int = 18
 
     source = notebooks_dir() / f"{name}.ipynb"
     nb = nbformat.read(source, as_version=4)
-    normalise(nb, name)
+    if not quick and not params:  # only what is written back into notebooks/ must be in the course's form
+        normalise(nb, name)
     inject_parameters(nb, params)
     # the kernel's environment, not this process's (a test calling execute must not change its own mode):
     # a run with overridden parameters records its figures in .scratch/, never over the committed results/
