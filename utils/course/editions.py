@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from utils.course.paths import repo_root
-from utils.course.slides import MATHJAX_URL, copy_assets, is_solution, templates, text_badges
+from utils.course.slides import MATHJAX_URL, copy_assets, is_solution, offline_links, templates
 
 
 def is_exercise(cell) -> bool:
@@ -84,7 +84,7 @@ def build_site(names: list[str], out: Path) -> list[Path]:
     items, pages = [], []
     for name in names:
         nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
-        text_badges(nb)
+        offline_links(nb)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title(nb, name)}})
         pages.append(out / f"{name}.html")
         pages[-1].write_text(body, encoding="utf-8")

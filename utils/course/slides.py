@@ -110,7 +110,7 @@ def copy_assets(out: Path, reveal: bool) -> None:
 BADGE_IMAGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)")
 
 
-def text_badges(nb) -> None:
+def offline_links(nb) -> None:
     """Make `nb` load nothing from the network once built: the "Open in Colab" badge (an image on
     colab.research.google.com) becomes a text link, and animation players lose their Font Awesome stylesheet."""
     from utils.viz.tracks import without_font_awesome
@@ -128,7 +128,7 @@ def text_badges(nb) -> None:
 def presentable(nb) -> None:
     """Strip what a deck should not show: nbval's markers in code, the code of a cell that only renders a
     measured sentence (its output, the sentence, stays), and the badge's remote image."""
-    text_badges(nb)
+    offline_links(nb)
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
