@@ -57,7 +57,7 @@ def test_setup_cell_badge_and_accelerator_come_from_pyproject(name):
 
 # Issue 16 is open for these: their answers are written but have not yet run in full mode. Strict, so the marker
 # must go (the test then fails) as soon as a notebook gets its answers.
-UNANSWERED = {"09_detection_basics", "11_yolo_ssd"}
+UNANSWERED = {"11_yolo_ssd"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
