@@ -55,13 +55,7 @@ def test_setup_cell_badge_and_accelerator_come_from_pyproject(name):
     assert (nb.metadata.get("accelerator") == "GPU") == (name[:2] in GPU_NOTEBOOKS)
 
 
-# Issue 16 is open for these: their answers are written but have not yet run in full mode. Strict, so the marker
-# must go (the test then fails) as soon as a notebook gets its answers.
-UNANSWERED = {"11_yolo_ssd"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    strict=True, reason="issue 16: answers not landed yet")) if n in UNANSWERED else n for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_every_question_is_followed_by_its_answer(name):
     cells = read(name).cells
     start = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## Check yourself" in c.source]
@@ -70,7 +64,7 @@ def test_every_question_is_followed_by_its_answer(name):
                  and QUESTION.match(cells[i].source) and not slides.is_solution(cells[i])]
     assert questions, "the 'Check yourself' section has no numbered question"
     for i in questions:
-        assert re.findall(r"^\d+\.", re.sub(r"\A## Check yourself\s+", "", cells[i].source), re.M).__len__() == 1, \
+        assert len(re.findall(r"^\d+\.", re.sub(r"\A## Check yourself\s+", "", cells[i].source), re.M)) == 1, \
             f"cell {i} holds more than one question: one question per cell, each followed by its answer"
         assert i + 1 < len(cells) and slides.is_solution(cells[i + 1]), f"question in cell {i} has no answer after it"
 
