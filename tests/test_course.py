@@ -71,8 +71,9 @@ def test_results_table_lists_every_figure(tmp_path):
         {"notebook": "00_setup", "mode": "full", "device": "CPU", "wall_s": 1.0, "figures": {"n": 3}}))
     lines = course.results_table(tmp_path).splitlines()
     rows = [line for line in lines if line.startswith(("| 0", "|  |"))]
-    assert rows[0] == "| 00_setup | n | 3 | full | CPU | 1 | not recorded |"
-    assert rows[1] == "| 01_denoising_autoencoder | psnr | 28.25 | full | CPU | 12 | 1,234 |"
+    assert rows[0] == "| 00_setup | n | 3 | full | CPU | 1 | not recorded | not recorded | not recorded |"
+    assert rows[1] == ("| 01_denoising_autoencoder | psnr | 28.25 | full | CPU | 12 | not recorded | not recorded "
+                       "| 1,234 |")
     assert rows[2].startswith("|  | params | 19,779 |")
 
 

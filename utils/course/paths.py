@@ -25,3 +25,14 @@ def weights_dir() -> Path:
 def scratch_dir() -> Path:
     """.scratch: what quick runs write (never committed, never mixed with full results)."""
     return repo_root() / ".scratch"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write text to path through a temporary file beside it, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 from utils.course import session
 from utils.course.checks import number_in
 from utils.course.modes import has_overrides, mode
-from utils.course.paths import repo_root, scratch_dir
+from utils.course.paths import repo_root, scratch_dir, write_atomically
+from utils.course.speed import normalized
 
 
 def results_dir() -> Path:
@@ -29,9 +30,12 @@ def peak_rss_mb() -> float:
 
 
 def record(figures: dict[str, float], notebook: str | None = None) -> Path:
-    """Write {"notebook", "mode", "device", "wall_s", "peak_rss_mb", "figures"} for the running notebook; print it.
+    """Write the running notebook's headline figures with its mode, device, time, machine speed and memory; print it.
 
-    peak_rss_mb is the kernel's peak resident memory up to this call (the course's budget: 4096).
+    The entry: {"notebook", "mode", "device", "wall_s", "cpu_gflops", "wall_s_normalized", "peak_rss_mb",
+    "figures"}. cpu_gflops is the speed session.start() measured, wall_s_normalized the wall time on the
+    reference machine (`utils.course.speed.normalized`); both are None on a GPU. peak_rss_mb is the kernel's
+    peak resident memory up to this call (the course's budget: 4096).
     """
     if not isinstance(figures, dict) or not figures:
         raise ValueError(f"figures={figures!r}: expected a non-empty dict of name -> number")
@@ -40,14 +44,27 @@ def record(figures: dict[str, float], notebook: str | None = None) -> Path:
         clean[str(name)] = round(number_in(value, f"figures[{name!r}]"), 6)
     state = session.current()
     notebook = notebook or str(state["notebook"])
+    wall = session.elapsed()
+    gflops = state.get("cpu_gflops")
     entry = {"notebook": notebook, "mode": mode(), "device": state.get("device", "unknown"),
-             "wall_s": round(session.elapsed(), 1), "peak_rss_mb": round(peak_rss_mb()), "figures": clean}
+             "wall_s": round(wall, 1),
+             "cpu_gflops": None if gflops is None else round(float(gflops), 1),
+             "wall_s_normalized": None if gflops is None else round(normalized(wall, float(gflops)), 1),
+             "peak_rss_mb": round(peak_rss_mb()), "figures": clean}
     path = results_dir() / f"{notebook}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(entry, indent=2) + "\n")
+    write_atomically(path, json.dumps(entry, indent=2) + "\n")
     width = max(map(len, clean))
-    print(f"{notebook} ({entry['mode']} mode, {entry['device']}, {entry['wall_s']:.0f} s, "
+    print(f"{notebook} ({entry['mode']} mode, {entry['device']}, {time_in_words(entry)}, "
           f"peak memory {entry['peak_rss_mb']:,} MiB):")
     for name, value in clean.items():
         print(f"  {name:<{width}}  {value:g}")
     return path
+
+
+def time_in_words(entry: dict) -> str:
+    """A results entry's wall time with the machine's speed beside it: '412 s at 187 GFLOP/s = 535 s normalized'."""
+    if entry.get("wall_s_normalized") is None or entry.get("cpu_gflops") is None:
+        return f"{entry['wall_s']:.0f} s" + (", speed not recorded" if "cpu_gflops" not in entry else "")
+    return (f"{entry['wall_s']:.0f} s at {entry['cpu_gflops']:.0f} GFLOP/s = {entry['wall_s_normalized']:.0f} s "
+            f"normalized")

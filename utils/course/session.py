@@ -6,7 +6,7 @@ import os
 import platform
 import time
 
-from utils.course.modes import mode
+from utils.course.modes import by_mode, mode
 
 _STATE: dict[str, object] = {}
 
@@ -64,11 +64,17 @@ def device_description() -> str:
 
 
 def start(notebook: str, seed: int = 0) -> dict[str, str]:
-    """Start a notebook: quiet TF, fix all seeds, remember the start time, print versions, device, mode."""
+    """Start a notebook: quiet TF, fix all seeds, remember the start time, print versions, device, mode.
+
+    On a CPU it also measures the machine's speed (`utils.course.speed.cpu_gflops`, about a second
+    in full mode), which `utils.course.results.record` writes beside the notebook's wall time.
+    """
+    from utils.course.speed import REFERENCE_GFLOPS, cpu_gflops
+
     quiet_tensorflow()
     import keras
 
-    keras.utils.set_random_seed(seed)
+    _STATE.clear()
     _STATE.update(notebook=notebook, t0=time.perf_counter())
     info = {
         "python": platform.python_version(),
@@ -87,6 +93,11 @@ def start(notebook: str, seed: int = 0) -> dict[str, str]:
         versions += f" | TensorFlow {info['tensorflow']}"
     print(versions)
     print(f"device: {info['device']} | mode: {info['mode']} | seed: {seed}")
+    if not info["device"].startswith("GPU"):
+        _STATE["cpu_gflops"] = cpu_gflops(by_mode(1.0, 0.25))
+        print(f"CPU speed now: {_STATE['cpu_gflops']:.0f} GFLOP/s (float32 matmul; the course's time budgets "
+              f"are stated for {REFERENCE_GFLOPS:.0f})")
+    keras.utils.set_random_seed(seed)  # after the benchmark, so that the notebook's random numbers do not depend on it
     if info["mode"] == "quick":
         print("quick mode: tiny sizes that prove every cell runs; its numbers are not representative.")
     return info
@@ -100,7 +111,7 @@ def elapsed() -> float:
 
 
 def current() -> dict[str, object]:
-    """The notebook name and device recorded by start()."""
+    """The notebook name, device and (on a CPU) cpu_gflops recorded by start()."""
     if "notebook" not in _STATE:
         raise RuntimeError("utils.course.session.start(notebook) has not been called in this kernel")
     return dict(_STATE)

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.course.checks import finite_in, positive_int, whole_numbers, xyxy_boxes
+from utils.course.paths import write_atomically
 from utils.data.pixels import to_uint8
 from utils.data.scenes import read_image
 from utils.data.video import Video
@@ -39,17 +40,6 @@ COLUMNS: tuple[str, ...] = ("frame", "id", "bb_left", "bb_top", "bb_width", "bb_
 SEQINFO = "seqinfo.ini"
 SEQINFO_KEYS: tuple[str, ...] = ("seqLength", "imWidth", "imHeight", "imDir", "imExt")
 GT = Path("gt") / "gt.txt"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write text to path through a temporary file beside it, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _number(value: object) -> str:
@@ -104,7 +94,7 @@ def write_mot_txt(path: str | Path, boxes: list[np.ndarray], ids: list[np.ndarra
             vis = _number(row["visibility"][i]) if "visibility" in row else "-1"
             lines.append(",".join((str(f + 1), str(int(row["ids"][i])), _number(x1 + 1), _number(y1 + 1),
                                    _number(x2 - x1), _number(y2 - y1), conf, label, vis)))
-    _write_atomically(Path(path), "".join(line + "\n" for line in lines))
+    write_atomically(Path(path), "".join(line + "\n" for line in lines))
 
 
 def _parse_line(text: str, where: str) -> list[float]:

@@ -17,6 +17,7 @@ from typing import Any
 import keras
 
 from utils.course.checks import number_in, one_of, positive_float, positive_int
+from utils.course.progress import LiveLine, duration
 
 SCHEDULES = ("cosine", "constant")
 
@@ -147,6 +148,50 @@ class StepLog(keras.callbacks.Callback):
         self._previous = {name: float(logs[name]) for name in self.steps}
 
 
+class Progress(keras.callbacks.Callback):
+    """One live line while a run trains (epoch k/n, its loss, the time so far and left), then one summary line.
+
+    `train` adds it to every run, so a training cell is never silent and its committed output holds
+    the summary, not an epoch-by-epoch log (`utils.course.progress.LiveLine`).
+    """
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = positive_int(epochs, "epochs")
+        self.t0 = time.perf_counter()
+        self.line = LiveLine()
+        self._epoch = 0
+
+    def _status(self, logs: dict | None, step: int | None = None) -> str:
+        elapsed = time.perf_counter() - self.t0
+        done = self._epoch + (0 if step is None else (step + 1) / max(self.params.get("steps") or 1, 1))
+        where = f"epoch {self._epoch + 1}/{self.epochs}" if step is not None else f"epoch {self._epoch}/{self.epochs}"
+        if step is not None and self.params.get("steps"):
+            where += f", step {step + 1}/{self.params['steps']}"
+        values = "".join(f" | {k} {float(v):.4g}" for k, v in (logs or {}).items())
+        left = f", about {duration(elapsed / done * (self.epochs - done))} left" if done > 0 else ""
+        return f"{where}{values} | {duration(elapsed)}{left}"
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        """Redraw the line mid-epoch (at most twice a second: reading the logs waits for the step)."""
+        if self.line.due():
+            self.line.update(self._status(logs, batch))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch + 1
+        self.line.update(self._status(logs), force=self.line.in_place)
+
+    def finish(self, run: Trained) -> None:
+        """Replace the live line with the run's summary."""
+        planned = "" if run.epochs == self.epochs else f" of {self.epochs} planned"
+        values = ", ".join(f"{k} {v[-1]:.4g}" for k, v in run.history.items() if v)
+        self.line.close(f"trained {run.epochs} epoch(s){planned}, {run.steps:,} steps, in {duration(run.seconds)}"
+                        + (f": {values}" if values else ""))
+
+
 def is_dataset(x: Any) -> bool:
     """Whether x is a tf.data.Dataset (which batches and shuffles itself); False wherever TensorFlow is not loaded."""
     tf = sys.modules.get("tensorflow")  # under the JAX backend TensorFlow may not even be installed
@@ -184,7 +229,8 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
     steps = epochs * _steps_per_epoch(first[0] if fresh else x, batch_size, validation_split)
     model.compile(optimizer=optimizer(learning_rate, steps, schedule, alpha, clipnorm), loss=loss,
                   loss_weights=loss_weights, metrics=metrics)
-    callbacks = [*callbacks, *([TimeLimit(max_seconds)] if max_seconds is not None else [])]
+    progress = Progress(epochs)
+    callbacks = [*callbacks, *([TimeLimit(max_seconds)] if max_seconds is not None else []), progress]
     kwargs = {"validation_data": validation_data, "validation_split": validation_split, "callbacks": callbacks,
               "verbose": 0}
     run = Trained()
@@ -201,4 +247,5 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
             break
     run.seconds = time.perf_counter() - t0
     run.steps = int(model.optimizer.iterations)
+    progress.finish(run)
     return run
