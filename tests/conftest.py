@@ -29,23 +29,38 @@ def _measure() -> float | None:
     return None if accelerator() else cpu_gflops(1.0)
 
 
+# Notebooks whose quick mode is still over its 25 s (normalized) on the day the budget came in, with the time
+# measured then: each may take up to that (plus NOISE) until the issue that re-executes it shrinks its quick
+# sizes and removes it here; the course's total allowance shrinks with the list.
+QUICK_OVER_BUDGET: dict[str, float] = {}
+
+
 def quick_budget(seconds: dict[str, float], gflops: float | None, quick: bool) -> dict | None:
     """The quick-mode budget's verdict on a run's durations per test id, or None when it does not apply.
 
-    It applies when the run was in quick mode and ran every notebook of the course: then the
-    notebooks' cell time together, normalized to the reference machine where gflops is known, must
-    not exceed QUICK_BUDGET_S by more than NOISE. Returns {"measured", "over", "slowest"}.
+    It applies when the run was in quick mode and ran every notebook of the course. Each notebook's
+    cell time, normalized to the reference machine where gflops is known, may take its allowance
+    (QUICK_BUDGET_PER_NOTEBOOK_S, or its entry in QUICK_OVER_BUDGET) and all of them together
+    QUICK_BUDGET_S plus what the listed notebooks are allowed beyond theirs, each exceeded by at most
+    NOISE. Returns {"measured", "allowed", "over" (the names of what exceeded), "slowest" (cells)}.
     """
     from utils.course.runner import COURSE_MAP
     from utils.course.speed import normalized
 
     cells = {nodeid: s for nodeid, s in seconds.items() if ".ipynb::" in nodeid}
-    ran = {nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".ipynb") for nodeid in cells}
-    if not quick or not ran >= {name for name, _ in COURSE_MAP}:
+    per_notebook: dict[str, float] = {}
+    for nodeid, s in cells.items():
+        name = nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".ipynb")
+        per_notebook[name] = per_notebook.get(name, 0.0) + (s if gflops is None else normalized(s, gflops))
+    if not quick or not set(per_notebook) >= {name for name, _ in COURSE_MAP}:
         return None
-    total = sum(cells.values())
-    measured = total if gflops is None else normalized(total, gflops)
-    return {"measured": measured, "over": measured > QUICK_BUDGET_S * (1 + NOISE),
+    allowed = {name: QUICK_OVER_BUDGET.get(name, QUICK_BUDGET_PER_NOTEBOOK_S) for name in per_notebook}
+    over = [name for name, s in per_notebook.items() if s > allowed[name] * (1 + NOISE)]
+    total_allowed = QUICK_BUDGET_S + sum(max(s - QUICK_BUDGET_PER_NOTEBOOK_S, 0.0) for s in QUICK_OVER_BUDGET.values())
+    measured = sum(per_notebook.values())
+    if measured > total_allowed * (1 + NOISE):
+        over.append("all notebooks together")
+    return {"measured": measured, "allowed": total_allowed, "per_notebook": per_notebook, "over": over,
             "slowest": sorted(cells.items(), key=lambda item: -item[1])[:10]}
 
 
@@ -107,20 +122,19 @@ class Timing:
                 continue
             terminalreporter.section(title)
             for path, total in sorted(times.items()):
-                over = budget is not None and (self.normalized(total) or total) > budget
-                write(f"{path:<60} {self.shown(total)}" + (f"  (over its {budget:.0f} s budget)" if over else ""))
+                mine = budget and QUICK_OVER_BUDGET.get(path.rsplit("/", 1)[-1].removesuffix(kind), budget)
+                over = bool(mine) and (self.normalized(total) or total) > mine
+                write(f"{path:<60} {self.shown(total)}" + (f"  (over its {mine:.0f} s budget)" if over else ""))
             limit = f"  (budget {UNIT_BUDGET_S:.0f} s normalized)" if kind == ".py" else ""
             write(f"{'all':<60} {self.shown(sum(times.values()))}{limit}")
         if self.verdict:
+            verdict = self.verdict
             terminalreporter.section("quick-mode budget")
-            write(f"every notebook in quick mode: {self.verdict['measured']:.0f} s of cell time, normalized; "
-                  f"budget {QUICK_BUDGET_S:.0f} s, the run fails past {QUICK_BUDGET_S * (1 + NOISE):.0f} s: "
-                  + ("OVER BUDGET, the slowest cells:" if self.verdict["over"] else "within it"))
-            if self.verdict["over"]:
-                for nodeid, seconds in self.verdict["slowest"]:
+            write(f"every notebook in quick mode: {verdict['measured']:.0f} s of cell time, normalized; allowed "
+                  f"{verdict['allowed']:.0f} s (the course's budget {QUICK_BUDGET_S:.0f} s"
+                  + (f" + what {len(QUICK_OVER_BUDGET)} notebooks still over theirs may take" if QUICK_OVER_BUDGET
+                     else "") + f"), failing past +{NOISE:.0%}")
+            if verdict["over"]:
+                write(f"OVER BUDGET: {', '.join(verdict['over'])}; the slowest cells (wall time):")
+                for nodeid, seconds in verdict["slowest"]:
                     write(f"  {nodeid:<70} {seconds:6.1f} s")
-
-
-def pytest_configure(config):
-    if not hasattr(config, "workerinput"):  # an xdist worker reports to the controller, which keeps the accounts
-        config.pluginmanager.register(Timing(), "course-timing")

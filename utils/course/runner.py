@@ -199,16 +199,16 @@ def execute(name: str, quick: bool, params: dict[str, object], timeout: int | No
     return wall
 
 
-def recorded_time(name: str, quick: bool, params: dict[str, object], since: float) -> str | None:
-    """The wall time, machine speed and normalized time that notebook `name` recorded in a run started at `since`
-    (time.time()), in words; None when the run wrote no results."""
-    from utils.course.results import time_in_words
+def recorded_time(name: str, quick: bool, params: dict[str, object], since: float, wall: float) -> str | None:
+    """Give the results that notebook `name` recorded in a run started at `since` (time.time()) the run's whole
+    wall time, and return its times in words; None when the run wrote no results."""
+    from utils.course.results import time_in_words, whole_run
 
     folder = scratch_dir() / "results" if quick or params else repo_root() / "results"
     path = folder / f"{name}.json"
     if not path.exists() or path.stat().st_mtime < since:
         return None
-    return time_in_words(json.loads(path.read_text()))
+    return time_in_words(whole_run(path, wall))
 
 
 def results_table(results: Path | None = None) -> str:
@@ -333,8 +333,8 @@ def main(argv: list[str] | None = None) -> None:
         since = time.time()
         wall = execute(name, args.quick, params, args.timeout, progress=True)
         total += wall
-        recorded = recorded_time(name, args.quick, params, since)
-        print(f"{name:<40} ok {wall:7.1f} s" + (f" (recorded: {recorded})" if recorded else ""), flush=True)
+        recorded = recorded_time(name, args.quick, params, since, wall)
+        print(f"{name:<40} ok {wall:7.1f} s" + (f" ({recorded})" if recorded else ""), flush=True)
     print(f"{'total':<40}    {total:7.1f} s")
     if not args.quick and not params:
         print(f"wrote {write_results_table().relative_to(repo_root())}")
