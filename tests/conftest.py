@@ -32,7 +32,14 @@ def _measure() -> float | None:
 # Notebooks whose quick mode is still over its 25 s (normalized) on the day the budget came in, with the time
 # measured then: each may take up to that (plus NOISE) until the issue that re-executes it shrinks its quick
 # sizes and removes it here; the course's total allowance shrinks with the list.
-QUICK_OVER_BUDGET: dict[str, float] = {}
+# Measured on 2026-12-06 (997 s for the whole pytest run, 577 s of it the notebooks) at 187 GFLOP/s, normalized,
+# plus 15 % for the spread of the benchmark itself from one run to the next (117 to 220 GFLOP/s that day).
+QUICK_OVER_BUDGET: dict[str, float] = {
+    "01_denoising_autoencoder": 62.0, "02_residual_denoising_dncnn": 65.0, "04_autoencoder_applications": 88.0,
+    "05_semantic_segmentation_unet": 81.0, "06_soft_dice_class_imbalance": 94.0,
+    "07_vnet_volumetric_segmentation": 34.0, "08_ultrasound_localize_then_segment": 50.0, "09_detection_basics": 59.0,
+    "10_faster_rcnn": 54.0, "11_yolo_ssd": 79.0, "12_mask_rcnn": 65.0, "13_detect_and_track_tubes": 68.0,
+}
 
 
 def quick_budget(seconds: dict[str, float], gflops: float | None, quick: bool) -> dict | None:
@@ -65,7 +72,7 @@ def quick_budget(seconds: dict[str, float], gflops: float | None, quick: bool) -
 
 
 class Timing:
-    """Collects every test phase's duration (in the xdist controller, from all workers) and judges the budget."""
+    """Collects every test phase's duration and judges the quick-mode budget."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)

@@ -2,15 +2,10 @@
 
 import json
 
-import pytest
-
 from utils.course import runner
 from utils.course.paths import scratch_dir
 from utils.data.coco import export_coco
 from utils.data.scenes import make_scenes
-
-# the notebook's own quick run (nbval) writes the same .scratch/results file: never at the same time
-pytestmark = pytest.mark.xdist_group("10_faster_rcnn")
 
 
 def test_faster_rcnn_trains_and_evaluates_on_a_coco_folder(tmp_path):
