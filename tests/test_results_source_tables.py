@@ -47,8 +47,9 @@ def test_runs_with_overridden_parameters_never_replace_full_results(course_root,
     monkeypatch.setenv("COURSE_QUICK", "0")
     monkeypatch.setenv("COURSE_OVERRIDES", "1")
     path = results.record({"x": 1.0})
-    assert path == course_root / ".scratch" / "results" / "99_test.json"
+    assert path == course_root / ".scratch" / "results-with-parameters" / "99_test.json"
     assert not (course_root / "results").exists()
+    assert not (course_root / ".scratch" / "results").exists()   # nor the quick run's beside it
 
 
 @pytest.mark.parametrize("figures, match", [({}, "non-empty"), ({"x": float("nan")}, "finite"),

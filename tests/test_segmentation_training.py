@@ -22,6 +22,8 @@ def test_a_tiny_run_writes_a_loadable_checkpoint_with_provenance(tmp_path, monke
     assert record["volumes"]["test_sha1"] == volumes_digest(ultrasound_volumes(2, 16, seed=TEST_SEED))
     assert set(record["final_metrics"]) == {"dice_ventricles", "dice_body"}
     assert load_checkpoint("tiny", directory=weights).count_params() == record["architecture"]["params"]
+    if model != "vnet":
+        return                          # resuming is one code path for every model: checked once, on vnet
     main(args + ["--resume"])
     record = json.loads((weights / "tiny.json").read_text())
     assert record["epochs"] == 2 and record["steps"] == 2 and len(record["legs"]) == 2

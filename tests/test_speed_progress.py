@@ -145,18 +145,23 @@ def test_quick_budget_applies_to_a_whole_quick_run_and_names_the_slowest_cells(m
     seconds = {f"notebooks/{name}.ipynb::Cell {i}": per_cell / 2 for name in names for i in range(2)}
     seconds["tests/test_x.py::test_y"] = 1000.0                     # unit tests do not count
     within = quick_budget(seconds, REFERENCE_GFLOPS, quick=True)
-    assert within["measured"] == pytest.approx(QUICK_BUDGET_S) and within["over"] == []
+    assert within["measured"] == pytest.approx(QUICK_BUDGET_S) and within["over"] == [] and not within["failed"]
     slow_day = quick_budget(seconds, REFERENCE_GFLOPS / 2, quick=True)   # the same times on a machine half as fast
-    assert slow_day["over"] == []
+    assert slow_day["over"] == [] and not slow_day["failed"]
+    just_within = quick_budget(seconds, REFERENCE_GFLOPS * (1 + NOISE) * 0.99, quick=True)
+    assert not just_within["failed"]
+    one_slow = {**seconds, f"notebooks/{names[4]}.ipynb::Cell 1": 20.0}    # 30 s: over its 25 s, the total within
+    assert quick_budget(one_slow, REFERENCE_GFLOPS, quick=True)["over"] == [names[4]]
+    assert not quick_budget(one_slow, REFERENCE_GFLOPS, quick=True)["failed"]       # named, not failing
     fast_day = quick_budget(seconds, REFERENCE_GFLOPS * (1 + NOISE) * 1.01, quick=True)
-    assert fast_day["over"] == ["all notebooks together"] and len(fast_day["slowest"]) == 10
+    assert fast_day["failed"] and len(fast_day["slowest"]) == 10
     seconds["notebooks/05_semantic_segmentation_unet.ipynb::Cell 7"] = 100.0
     verdict = quick_budget(seconds, REFERENCE_GFLOPS, quick=True)
-    assert verdict["over"] == ["05_semantic_segmentation_unet", "all notebooks together"]
+    assert verdict["over"] == ["05_semantic_segmentation_unet"] and verdict["failed"]
     assert verdict["slowest"][0][0] == "notebooks/05_semantic_segmentation_unet.ipynb::Cell 7"
-    monkeypatch.setattr(conftest, "QUICK_OVER_BUDGET", {"05_semantic_segmentation_unet": 100.0})  # known to be over
+    monkeypatch.setattr(conftest, "QUICK_OVER_BUDGET", {"05_semantic_segmentation_unet": 120.0})  # known to be over
     verdict = quick_budget(seconds, REFERENCE_GFLOPS, quick=True)
-    assert verdict["over"] == [] and verdict["allowed"] == QUICK_BUDGET_S + 75.0
+    assert verdict["over"] == [] and not verdict["failed"] and verdict["allowed"] == QUICK_BUDGET_S + 95.0
     assert quick_budget(seconds, REFERENCE_GFLOPS, quick=False) is None                 # full mode: not this budget
     del seconds[f"notebooks/{names[3]}.ipynb::Cell 0"], seconds[f"notebooks/{names[3]}.ipynb::Cell 1"]
     assert quick_budget(seconds, REFERENCE_GFLOPS, quick=True) is None                  # a subset of the course

@@ -4,10 +4,11 @@ from utils.course.checkpoints import load_checkpoint
 from utils.denoising.training import main
 
 
-def test_a_tiny_training_run_writes_a_loadable_checkpoint_with_provenance(tmp_path, monkeypatch, capsys):
+def test_a_tiny_training_run_writes_a_loadable_checkpoint_with_provenance_and_resumes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
-    main(["dncnn", "--depth", "3", "--channels", "4", "--epochs", "2", "--patches-per-epoch", "64",
-          "--batch-size", "32", "--name", "tiny"])
+    tiny = ["dncnn", "--depth", "3", "--channels", "4", "--epochs", "2", "--patches-per-epoch", "64",
+            "--batch-size", "32", "--name", "tiny"]
+    main(tiny)
     weights = tmp_path / "data" / "weights"
     record = json.loads((weights / "tiny.json").read_text())
     assert record["command"] == ("python -m utils.train dncnn --depth 3 --channels 4 --epochs 2 "
@@ -20,14 +21,9 @@ def test_a_tiny_training_run_writes_a_loadable_checkpoint_with_provenance(tmp_pa
     assert model.count_params() == record["architecture"]["params"]
     assert "epoch 2/2" in capsys.readouterr().out
 
-
-def test_resume_adds_to_the_provenance(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
-    tiny = ["dncnn", "--depth", "3", "--channels", "4", "--epochs", "1", "--patches-per-epoch", "32", "--name", "t"]
-    main(tiny)
-    main(tiny + ["--resume", "--seed", "1", "--clip-fraction", "0.5"])
-    record = json.loads((tmp_path / "data" / "weights" / "t.json").read_text())
-    assert record["epochs"] == 2 and record["samples_seen"] == 64
+    main(tiny + ["--resume", "--seed", "1", "--clip-fraction", "0.5"])   # resuming adds to the provenance
+    record = json.loads((weights / "tiny.json").read_text())
+    assert record["epochs"] == 4 and record["samples_seen"] == 256
     first, second = record["command"].split(" && ")
     assert second == first + " --resume --seed 1 --clip-fraction 0.5"
     assert record["sigma_train"] == "uniform [0, 55] (blind), 50% of the noisy patches clipped to [0, 1]"

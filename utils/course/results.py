@@ -12,12 +12,22 @@ from utils.course.paths import repo_root, scratch_dir, write_atomically
 from utils.course.speed import normalized
 
 
-def results_dir() -> Path:
-    """results/ for a full run with default parameters; .scratch/results/ for a quick run or one with overrides.
+def results_folder(quick: bool, overrides: bool) -> Path:
+    """Where a run's results go: results/ for a full run with the defaults; .scratch/results/ for a quick run;
+    .scratch/results-with-parameters/ for a run with overridden parameters.
 
-    So only the runs that the committed notebooks come from ever write results/.
+    So only the runs that the committed notebooks come from ever write results/, and a run with parameters
+    (tests/test_notebook_parameters.py) never reads the figures of a quick run of the same notebook going on
+    beside it.
     """
-    return (scratch_dir() / "results") if mode() == "quick" or has_overrides() else (repo_root() / "results")
+    if overrides:
+        return scratch_dir() / "results-with-parameters"
+    return scratch_dir() / "results" if quick else repo_root() / "results"
+
+
+def results_dir() -> Path:
+    """The running notebook's results folder (`results_folder` for its mode and parameters)."""
+    return results_folder(mode() == "quick", has_overrides())
 
 
 def peak_rss_mb() -> float:

@@ -202,10 +202,9 @@ def execute(name: str, quick: bool, params: dict[str, object], timeout: int | No
 def recorded_time(name: str, quick: bool, params: dict[str, object], since: float, wall: float) -> str | None:
     """Give the results that notebook `name` recorded in a run started at `since` (time.time()) the run's whole
     wall time, and return its times in words; None when the run wrote no results."""
-    from utils.course.results import time_in_words, whole_run
+    from utils.course.results import results_folder, time_in_words, whole_run
 
-    folder = scratch_dir() / "results" if quick or params else repo_root() / "results"
-    path = folder / f"{name}.json"
+    path = results_folder(quick, bool(params)) / f"{name}.json"
     if not path.exists() or path.stat().st_mtime < since:
         return None
     return time_in_words(whole_run(path, wall))
