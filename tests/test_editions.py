@@ -300,3 +300,23 @@ def test_build_commands_write_outside_the_committed_tree(tmp_path, capsys):
     with pytest.raises(SystemExit, match="notebook '99'"):
         main(["site", "99", "--out", str(tmp_path / "site")])
     assert Path(scratch_dir()).name == ".scratch"
+
+
+@pytest.mark.parametrize("out", [".", "notebooks", "results/site", "data"])
+def test_a_build_never_writes_over_the_courses_own_files(out, tmp_path, monkeypatch):
+    """`student --out .` once overwrote the 15 committed notebooks with their student edition, exit status 0.
+    Run in a copy of the course's notebooks, so that a regression cannot destroy the real ones."""
+    import shutil
+
+    from utils.course.runner import main, notebooks_dir
+
+    (tmp_path / "notebooks").mkdir()
+    committed = shutil.copy(notebooks_dir() / f"{DECK}.ipynb", tmp_path / "notebooks")
+    before = Path(committed).read_bytes()
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=f"--out {out}: the course's own files are there"):
+        main(["student", "03", "--out", out])
+    assert Path(committed).read_bytes() == before
+    main(["student", "03", "--out", "handout"])                       # a folder of its own is fine
+    assert (tmp_path / "handout" / "notebooks" / f"{DECK}.ipynb").is_file()

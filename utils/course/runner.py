@@ -259,6 +259,12 @@ def build_edition(kind: str, names: list[str], out: Path) -> list[Path]:
     from utils.course.editions import build_site, write_student_edition
     from utils.course.slides import build_decks
 
+    root, target = repo_root().resolve(), Path(out).resolve()
+    committed = [root / folder for folder in ("notebooks", "utils", "tests", "data", "results")]
+    if target == root or any(target == folder or folder in target.parents for folder in committed):
+        # the student edition writes <out>/notebooks/NN_*.ipynb: with --out . that is the committed notebooks
+        raise SystemExit(f"--out {out}: the course's own files are there (notebooks, utils, tests, data, results); "
+                         f"choose a folder of its own, e.g. .scratch/{kind} (the default)")
     build = {"slides": build_decks, "student": write_student_edition, "site": build_site}[kind]
     written = build(names, out)
     print(f"wrote {len(written)} file(s) to {out}" + (f"; open {written[0]}" if kind != "student" else ""))
