@@ -15,12 +15,19 @@ import pytest
 
 from utils.course import slides
 from utils.course.colab import GPU_NOTEBOOKS, badge, setup_cell
-from utils.course.editions import build_site, student_notebook, write_student_edition
+from utils.course.deck_layout import fit_slides
+from utils.course.editions import (
+    QUESTION,
+    answer_cells,
+    build_site,
+    is_exercise,
+    student_notebook,
+    write_student_edition,
+)
 from utils.course.paths import scratch_dir
 from utils.course.runner import COURSE_MAP, available, normalise, notebooks_dir
 
 NAMES = available()
-QUESTION = re.compile(r"\A(## Check yourself\s+)?\d+\.\s", re.S)
 REMOTE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=\"(?:https?:)?//", re.I)
 
 
@@ -141,14 +148,19 @@ def test_presentable_hides_plumbing_but_keeps_rendered_sentences():
 
 # --- the student edition ------------------------------------------------------------------------------------------
 
-def test_student_notebook_drops_answers_and_clears_exercises():
+def test_student_notebook_drops_answers_leaves_a_place_for_each_and_clears_exercises():
     nb = tiny_notebook()
     nb.cells[7].metadata["tags"] = ["exercise"]
     nb.cells[7].outputs = [nbformat.v4.new_output("stream", text="42\n")]
     nb.cells[7].execution_count = 3
+    nb.cells.insert(15, md("The check: the same in float64."))     # a lead-in between two steps of an answer
     student = student_notebook(nb)
     assert not any(slides.is_solution(c) for c in student.cells)
-    assert len(student.cells) == len(nb.cells) - 3
+    assert not any("The check" in c.source for c in student.cells), "a lead-in of a removed answer dangles"
+    sources = [c.source for c in student.cells[-5:]]
+    assert sources == ["## Check yourself\n\n1. Why?", "", "2. How much?", "", "## References"]
+    places = [c for c in student.cells if c.source == ""]
+    assert len(places) == 2 and all(c.cell_type == "code" and is_exercise(c) for c in places)
     assert student.cells[7].outputs == [] and student.cells[7].execution_count is None
     assert nb.cells[7].outputs, "the committed notebook is not changed"
 
@@ -182,9 +194,12 @@ def test_student_edition_has_no_answer_and_runs_in_quick_mode(name, student_edit
     student = nbformat.read(student_edition[name], as_version=4)
     assert not any(slides.is_solution(c) for c in student.cells)
     committed = read(name)
+    answers = answer_cells(committed)
+    starts = [i for i in sorted(answers) if i - 1 not in answers]
+    assert sum(c.source == "" and is_exercise(c) for c in student.cells) == len(starts)   # a place for each
     if not interleaved(committed) and name != "00_setup":
         kept = [c.source for c in committed.cells if c.cell_type == "code" and not slides.is_solution(c)]
-        assert [c.source for c in student.cells if c.cell_type == "code"] == kept
+        assert [c.source for c in student.cells if c.cell_type == "code" and not is_exercise(c)] == kept
         return
     from nbclient import NotebookClient
 
@@ -202,15 +217,17 @@ BUILD = scratch_dir() / "test-editions"
 
 @pytest.fixture(scope="module")
 def built():
+    """Every notebook's deck (DECK's first) and the site."""
     shutil.rmtree(BUILD, ignore_errors=True)
-    deck = slides.build_decks([DECK], BUILD / "slides")[0]
+    decks = slides.build_decks([DECK] + [name for name in NAMES if name != DECK], BUILD / "slides")
     site = build_site(NAMES, BUILD / "site")
-    return deck, site
+    return decks, site
 
 
 def test_decks_and_site_load_nothing_from_the_network(built):
-    deck, site = built
-    for page in [deck, *site]:
+    decks, site = built
+    deck = decks[0]
+    for page in [*decks, *site]:
         text = page.read_text(encoding="utf-8")
         assert not REMOTE.findall(text), f"{page.name} loads {REMOTE.findall(text)[:3]}"
     assert (deck.parent / "reveal.js" / "dist" / "reveal.js").is_file()
@@ -238,10 +255,13 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,720",
                      "--allow-file-access-from-files"):
         options.add_argument(argument)
     session = webdriver.Chrome(service=Service(driver), options=options)
+    # a projector: the page itself 1280 x 720, whatever the window's frame takes
+    session.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": False})
     yield session
     session.quit()
 
@@ -261,10 +281,13 @@ ARTIFACTS = scratch_dir() / "artifacts"
 
 
 def test_deck_opens_in_a_browser_with_every_slide_and_figure(built, browser):
-    deck = built[0]
+    deck = built[0][0]
     browser.get(deck.as_uri())
     assert wait_for(browser, "return window.Reveal && Reveal.isReady()"), "reveal.js did not start"
-    roles = [c.metadata.slideshow.slide_type for c in read(DECK).cells]
+    nb = read(DECK)
+    slides.presentable(nb)
+    assert fit_slides(nb) > 0                                    # the deck moved some outputs to sub-slides
+    roles = [c.metadata.slideshow.slide_type for c in nb.cells]
     assert browser.execute_script("return Reveal.getTotalSlides()") == roles.count("slide") + roles.count("subslide")
     assert browser.execute_script("return document.images.length") > 0
     assert wait_for(browser, "return document.images.length && Array.from(document.images).every(i => i.complete)")
@@ -287,8 +310,55 @@ def test_site_opens_in_a_browser(built, browser):
     assert browser.execute_script(BROKEN_IMAGES) == []
     # the formulas are typeset by the local MathJax
     assert wait_for(browser, "return window.MathJax && document.querySelectorAll('.MathJax, .MathJax_Display').length")
+    assert wait_for(browser, "return MathJax.Hub.queue.pending === 0")
+    assert browser.execute_script("return MathJax.OutputJax['HTML-CSS'].fontInUse") == "STIX-Web"  # its fonts ship
+    assert browser.execute_script("return document.querySelectorAll('.MathJax_Error, .merror').length "
+                                  "+ (document.body.innerText.match(/Math Processing Error/g) || []).length") == 0
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / f"{DECK}.html.png"))
+
+
+AUDIT = (Path(__file__).parent / "deck_audit.js").read_text(encoding="utf-8")
+# Decks that still fail the audit, until the issue that re-executes their notebook fixes them (none today).
+DECKS_NOT_FITTING: set[str] = set()
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="not yet fitted"))
+                                  if n in DECKS_NOT_FITTING else n for n in NAMES])
+def test_every_deck_fits_a_projector(name, built, browser):
+    """At 1280 x 720: no code line cut off, no figure starting below the first screen of its slide, no slide
+    taller than two screens, formulas typeset in the fonts MathJax has (STIX-Web) without an error. The
+    tallest slide's screenshot goes to .scratch/artifacts."""
+    deck = next(d for d in built[0] if d.name == f"{name}.slides.html")
+    browser.get(deck.as_uri())
+    assert wait_for(browser, "return window.Reveal && Reveal.isReady()"), "reveal.js did not start"
+    assert wait_for(browser, "return window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0 "
+                             "&& document.readyState === 'complete'"), "MathJax did not finish"
+    audit = browser.execute_script(AUDIT)
+    summary, worst = audit["summary"], audit["worst"]
+    browser.execute_script(f"Reveal.slide({worst['h']}, {worst['v']})")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / f"{name}.tallest-slide.png"))
+    print(name, summary)
+    assert summary["slides"] == browser.execute_script("return Reveal.getTotalSlides()") > 1
+    assert summary["clipped_lines"] == 0, [s for s in audit["slides"] if s["clipped"]][:3]
+    assert summary["figures_below"] == 0, [s for s in audit["slides"] if s["below"]][:3]
+    assert summary["taller_than_two_screens"] == 0, worst
+    assert summary["math_errors"] == 0
+    assert summary["math_font"] in (None, "STIX-Web")      # None: a deck without formulas loads no font
+
+
+# Notebooks whose code still has lines over 88 columns (COURSE.md, Slides), until the issue that re-executes each
+# removes it here; the setup cell that utils.course.colab writes is among them.
+CODE_OVER_88: set[str] = set(NAMES)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="lines over 88"))
+                                  if n in CODE_OVER_88 else n for n in NAMES])
+def test_notebook_code_is_at_most_88_columns(name):
+    long = [(i, line) for i, cell in enumerate(read(name).cells) if cell.cell_type == "code"
+            for line in cell.source.splitlines() if len(line) > 88]
+    assert not long, f"{len(long)} code line(s) over 88 columns, the first in cell {long[0][0]}: {long[0][1]!r}"
 
 
 def test_build_commands_write_outside_the_committed_tree(tmp_path, capsys):
@@ -297,6 +367,13 @@ def test_build_commands_write_outside_the_committed_tree(tmp_path, capsys):
     main(["slides", "03", "--out", str(tmp_path / "decks")])
     assert (tmp_path / "decks" / f"{DECK}.slides.html").is_file()
     assert "open" in capsys.readouterr().out
+    main(["slides", "03", "--no-answers", "--out", str(tmp_path / "class")])        # the deck before the exercises
+    with_answers, without = ((tmp_path / folder / f"{DECK}.slides.html").read_text(encoding="utf-8")
+                             for folder in ("decks", "class"))
+    answer = next(c for c in read(DECK).cells if slides.is_solution(c) and c.cell_type == "markdown")
+    first_words = answer.source.split("\n")[0][:40]
+    assert first_words in with_answers and first_words not in without
+    assert with_answers.count("<section") > without.count("<section")
     with pytest.raises(SystemExit, match="notebook '99'"):
         main(["site", "99", "--out", str(tmp_path / "site")])
     assert Path(scratch_dir()).name == ".scratch"

@@ -13,21 +13,48 @@ from pathlib import Path
 from utils.course.paths import repo_root
 from utils.course.slides import MATHJAX_URL, copy_assets, is_solution, offline_links, templates
 
+# a "Check yourself" question: "1. ..." (the first under its heading) or "## Check yourself\n\n1. ..."
+QUESTION = re.compile(r"\A(## Check yourself\s+)?\d+\.\s", re.S)
+
 
 def is_exercise(cell) -> bool:
     """Whether `cell` is a student's exercise (tagged `exercise`), whose outputs the student edition clears."""
     return "exercise" in cell.get("metadata", {}).get("tags", [])
 
 
+def answer_cells(nb) -> set[int]:
+    """Indices of the cells that belong to an answer: those tagged `solution`, and the cells between two of
+    them that are neither a question nor a heading (a lead-in such as "The check: ..." that introduces the
+    answer's next step)."""
+    tagged = [i for i, cell in enumerate(nb.cells) if is_solution(cell)]
+    inside = set(tagged)
+    for a, b in zip(tagged, tagged[1:]):
+        between = range(a + 1, b)
+        if all(nb.cells[i].cell_type == "markdown" and not QUESTION.match(nb.cells[i].source)
+               and not nb.cells[i].source.lstrip().startswith("#") for i in between):
+            inside.update(between)
+    return inside
+
+
 def student_notebook(nb):
-    """`nb` without its answers (cells tagged `solution`) and with its exercises' outputs cleared; a new object."""
+    """`nb` without its answers (`answer_cells`), an empty cell tagged `exercise` in the place of each, and with
+    its exercises' outputs cleared; a new object."""
     import copy
 
+    import nbformat
+
     nb = copy.deepcopy(nb)
-    nb.cells = [cell for cell in nb.cells if not is_solution(cell)]
-    for cell in nb.cells:
+    answers, cells = answer_cells(nb), []
+    for i, cell in enumerate(nb.cells):
+        if i in answers:
+            if i - 1 not in answers:                   # where an answer starts: a place for the student's own
+                place = nbformat.v4.new_code_cell("", metadata={"tags": ["exercise"]})
+                cells.append(place)
+            continue
         if cell.cell_type == "code" and is_exercise(cell):
             cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
+    nb.cells = cells
     return nb
 
 

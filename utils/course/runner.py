@@ -254,8 +254,9 @@ def write_results_table() -> Path:
     return path
 
 
-def build_edition(kind: str, names: list[str], out: Path) -> list[Path]:
-    """Build the decks, the student edition or the site of `names` into `out`; print and return what it wrote."""
+def build_edition(kind: str, names: list[str], out: Path, answers: bool = True) -> list[Path]:
+    """Build the decks, the student edition or the site of `names` into `out`; print and return what it wrote.
+    answers=False: decks without the answers (`utils.course.slides.build_decks`)."""
     from utils.course.editions import build_site, write_student_edition
     from utils.course.slides import build_decks
 
@@ -265,8 +266,10 @@ def build_edition(kind: str, names: list[str], out: Path) -> list[Path]:
         # the student edition writes <out>/notebooks/NN_*.ipynb: with --out . that is the committed notebooks
         raise SystemExit(f"--out {out}: the course's own files are there (notebooks, utils, tests, data, results); "
                          f"choose a folder of its own, e.g. .scratch/{kind} (the default)")
-    build = {"slides": build_decks, "student": write_student_edition, "site": build_site}[kind]
-    written = build(names, out)
+    if kind == "slides":
+        written = build_decks(names, out, answers=answers)
+    else:
+        written = {"student": write_student_edition, "site": build_site}[kind](names, out)
     print(f"wrote {len(written)} file(s) to {out}" + (f"; open {written[0]}" if kind != "student" else ""))
     return written
 
@@ -305,6 +308,10 @@ def main(argv: list[str] | None = None) -> None:
         build = sub.add_parser(command, help=f"build {what}, offline, into .scratch/{command}/ (or --out)")
         build.add_argument("notebooks", nargs="*", help="numbers (01) or names; default: all")
         build.add_argument("--out", type=Path, default=None, help=f"folder to write (default .scratch/{command})")
+        if command == "slides":
+            build.add_argument("--no-answers", action="store_true",
+                               help="leave the answers out, for a class that has not done the exercises "
+                                    "(default folder .scratch/slides-without-answers)")
     args = parser.parse_args(argv)
 
     if args.command == "list":
@@ -327,7 +334,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"normalised {len(available())} notebooks")
         return
     if args.command in builds:
-        build_edition(args.command, select(args.notebooks), args.out or scratch_dir() / args.command)
+        answers = not getattr(args, "no_answers", False)
+        folder = args.command if answers else "slides-without-answers"
+        build_edition(args.command, select(args.notebooks), args.out or scratch_dir() / folder, answers=answers)
         return
     params = parse_parameters(args.parameter)
     names = select(args.notebooks)

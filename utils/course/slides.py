@@ -16,8 +16,18 @@ SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
 SKIP_TAGS = ("parameters", "injected-parameters")
 # a code cell whose source matches is plumbing, not lecture: the setup cell and the results cell
 PLUMBING = re.compile(r"\A# Setup:|^\s*record\(", re.M)
-# the one configuration jupyter-server-mathjax ships (config/TeX-AMS-MML_HTMLorMML-full.js), relative to a page
-MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+# the one configuration jupyter-server-mathjax ships (config/TeX-AMS-MML_HTMLorMML-full.js), relative to a page,
+# then the course's own (MATHJAX_FONTS, written beside it as config/local/course.js)
+MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe,local/course"
+# MathJax 2 as jupyter-server-mathjax ships it has the STIX-Web fonts, not the TeX ones its configuration asks
+# for: without this, formulas fall back to the system's fonts (upright variables, accents a line above their
+# letter, "Math Processing Error" where a glyph is missing).
+MATHJAX_FONTS = """MathJax.Hub.Config({
+    "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null},
+    SVG: {font: "STIX-Web"}
+});
+MathJax.Ajax.loadComplete("[MathJax]/config/local/course.js");
+"""
 HEADING = re.compile(r"\A(#{1,2}) \S")
 RENDERED_HEADING = re.compile(r"\A\s*(display\()?Markdown\(f?(\"\"\"|''')#{1,2} ")
 
@@ -105,6 +115,9 @@ def copy_assets(out: Path, reveal: bool) -> None:
     for name, source in assets:
         if not (out / name).exists():
             shutil.copytree(source, out / name)
+    local = out / "mathjax" / "config" / "local"
+    local.mkdir(parents=True, exist_ok=True)
+    (local / "course.js").write_text(MATHJAX_FONTS, encoding="utf-8")
 
 
 BADGE_IMAGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)")
@@ -139,11 +152,17 @@ def presentable(nb) -> None:
             cell.source = ""
 
 
-def build_decks(names: list[str], out: Path) -> list[Path]:
-    """Write one reveal.js deck per notebook in `names` (from notebooks/) into `out`; return their paths."""
+def build_decks(names: list[str], out: Path, answers: bool = True) -> list[Path]:
+    """Write one reveal.js deck per notebook in `names` (from notebooks/) into `out`; return their paths.
+
+    answers=False leaves out every answer (the student edition's cut), for a class that has not done the
+    exercises yet; each question is then followed by the next one.
+    """
     import nbformat
     from nbconvert import SlidesExporter
 
+    from utils.course.deck_layout import SCREEN_HEIGHT, SCREEN_WIDTH, fit_slides
+    from utils.course.editions import answer_cells
     from utils.course.runner import notebooks_dir
 
     out.mkdir(parents=True, exist_ok=True)
@@ -151,6 +170,7 @@ def build_decks(names: list[str], out: Path) -> list[Path]:
     exporter = SlidesExporter(template_name="offline_reveal", extra_template_basedirs=[str(templates())],
                               reveal_url_prefix="reveal.js", reveal_scroll=True, reveal_theme="white",
                               reveal_transition="none", mathjax_url=MATHJAX_URL,
+                              reveal_width=str(SCREEN_WIDTH), reveal_height=str(SCREEN_HEIGHT),  # a projector
                               exclude_input_prompt=True, exclude_output_prompt=True)
     written = []
     for name in names:
@@ -159,7 +179,11 @@ def build_decks(names: list[str], out: Path) -> list[Path]:
         if missing:
             raise ValueError(f"{name}: cells {missing} have no slide_type; run the notebook with the course runner "
                              "or `python -m utils.course normalise`")
+        if not answers:
+            cut = answer_cells(nb)
+            nb.cells = [cell for i, cell in enumerate(nb.cells) if i not in cut]
         presentable(nb)
+        fit_slides(nb)
         body, _ = exporter.from_notebook_node(nb)
         written.append(out / f"{name}.slides.html")
         written[-1].write_text(body, encoding="utf-8")
