@@ -97,8 +97,19 @@ def test_a_long_answer_becomes_one_step_per_sub_slide_and_a_title_splits_before_
 
 def test_every_title_slide_is_the_introduction_then_what_you_will_learn():
     nb = nbformat.v4.new_notebook()
-    nb.cells = [cell("md", "# 01 · Title\n\nShort.\n\n**You will learn**\n- one", "slide"), cell("code", "x = 1", "-")]
+    title = "# 01 · Title\n\nShort.\n\n**You will learn**\n- one"
+    nb.cells = [cell("md", title, "slide"), cell("code", "x = 1", "-")]
     assert fit_slides(nb) == 1 and roles(nb) == ["slide", "subslide", "-"]
+
+
+def test_a_section_that_starts_mid_cell_opens_its_own_slide():
+    nb = nbformat.v4.new_notebook()
+    text = ("The end of one section.\n\n## U-Net: a multiresolution autoencoder\n\nIts text.\n\n"
+            "```python\n# a comment\n```")
+    nb.cells = [cell("md", text, "subslide"), cell("code", "show_source(unet)", "-")]
+    assert fit_slides(nb) == 1 and roles(nb) == ["subslide", "slide", "-"]
+    assert nb.cells[0].source == "The end of one section."
+    assert nb.cells[1].source.startswith("## U-Net") and nb.cells[1].source.endswith("# a comment\n```")
 
 
 def test_display_math_that_spans_blank_lines_is_never_cut():

@@ -7,7 +7,8 @@ the deck (the notebook is unchanged), `fit_slides`:
 - moves an output (a figure, a table, a printed result) that would not fit whole under what precedes it, with
   the outputs after it, onto a sub-slide of their own right after the code, so a figure is on screen when that
   sub-slide opens;
-- splits a markdown cell taller than the screen at its paragraphs, each part a sub-slide (a long answer
+- opens a new slide where a markdown cell starts a new section mid-cell ("... text.\n\n## Next"), and splits a
+  markdown cell taller than the screen at its paragraphs, each part a sub-slide (a long answer
   becomes one step per sub-slide), and a slide's title cell always before its "You will learn" list (the
   introduction, then what the notebook teaches).
 
@@ -142,6 +143,24 @@ def split_markdown(cell, limit: int = SCREEN_HEIGHT) -> list:
     return cells
 
 
+def split_at_headings(cell) -> list:
+    """A markdown cell that ends one section and opens the next ("... text.\n\n## Next section") as two cells, the
+    second a slide of its own, as the section's heading would make it in a cell of its own (`utils.course.slides`)."""
+    pieces, fenced = [[]], False
+    for line in cell.source.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and re.match(r"#{1,2} \S", line) and any(x.strip() for x in pieces[-1]):
+            pieces.append([])
+        pieces[-1].append(line)
+    if len(pieces) == 1:
+        return [cell]
+    cells = [_with_role(cell, _role(cell) if k == 0 else "slide", k + 10) for k in range(len(pieces))]
+    for new, lines in zip(cells, pieces):
+        new.source = "\n".join(lines).strip("\n")
+    return cells
+
+
 def fit_slides(nb) -> int:
     """Rearrange `nb` (a deck's copy of a notebook, roles set) so that each output starts, whole, on the screen of
     its (sub-)slide, and no markdown cell runs past the screen. Returns how many cells it added."""
@@ -154,8 +173,11 @@ def fit_slides(nb) -> int:
         if role in ("slide", "subslide"):
             y = 0
         if cell.cell_type == "markdown":
-            title = role == "slide" and LEARN.search(cell.source) is not None
-            parts = split_markdown(cell) if title or markdown_height(cell.source) > SCREEN_HEIGHT else [cell]
+            parts = []
+            for section in split_at_headings(cell):
+                title = _role(section) == "slide" and LEARN.search(section.source) is not None
+                tall = markdown_height(section.source) > SCREEN_HEIGHT
+                parts.extend(split_markdown(section) if title or tall else [section])
             added += len(parts) - 1
             cells.extend(parts)
             y = (0 if len(parts) > 1 else y) + markdown_height(parts[-1].source) + BLOCK_GAP
