@@ -3,7 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from utils.course.checkpoints import architecture, load_checkpoint, read_provenance, save_checkpoint
+from utils.course.checkpoints import (
+    architecture,
+    load_checkpoint,
+    next_plan,
+    planned_epochs,
+    read_provenance,
+    save_checkpoint,
+)
 from utils.course.paths import weights_dir
 from utils.denoising.models import dncnn
 
@@ -43,6 +50,45 @@ def test_shipped_checkpoints_load_and_carry_provenance(name):
     assert record["command"].startswith("python -m utils.train ")
     model = load_checkpoint(name)
     assert architecture(model)["params"] == record["architecture"]["params"]
+
+
+# Shipped checkpoints that a time limit (--minutes) stopped short of the epochs their commands planned, with the
+# epochs done of those planned (2026-12-06): the notebooks compare them with models trained to the end of theirs, so
+# each is retrained to its plan (or re-planned to the budget) by the issue that re-executes its notebook, which removes
+# it here (COURSE.md, Evidence: equal budgets).
+STOPPED_SHORT = {
+    "deepbv_localizer": "27 of 60", "deepbv_segmenter": "75 of 80", "drunet": "288 of 1197", "mouse_coarse": "9 of 60",
+    "mouse_refine_autocontext_body": "6 of 60", "mouse_refine_autocontext_ventricles": "80 of 155",
+    "mouse_refine_body": "14 of 60", "unet2d_slices": "29 of 40", "vnet": "11 of 60", "vnet_separable": "5 of 60",
+}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=STOPPED_SHORT[n]))
+                                  if n in STOPPED_SHORT else n
+                                  for n in sorted(p.stem for p in weights_dir().glob("*.json"))])
+def test_every_shipped_checkpoint_ran_the_epochs_it_planned(name):
+    record = read_provenance(name)
+    planned = planned_epochs(record)
+    assert planned is not None, f"{name}: its command names no --epochs"
+    assert record["epochs"] >= planned, f"{name}: {record['epochs']} of {planned} epochs"
+
+
+@pytest.mark.parametrize("record, planned", [
+    ({"command": "python -m utils.train vnet --epochs 60 --minutes 6.3", "epochs": 11}, 60),
+    ({"command": "python -m utils.train x --epochs 40 && python -m utils.train x --epochs 20 --resume"}, 60),
+    ({"command": "python -m utils.train x --epochs 6 && python -m utils.train x --resume --evaluate-only"}, 6),
+    ({"command": "python -m utils.train x --epochs 6", "epochs_planned": 9}, 9),       # recorded by the command
+    ({"command": "python -m utils.train x --minutes 5"}, None),                        # the CLI's default: unknown
+])
+def test_planned_epochs_reads_the_record_or_its_commands(record, planned):
+    assert planned_epochs(record) == planned
+
+
+def test_a_resumed_leg_adds_its_plan_to_the_earlier_legs_plans():
+    first = {"command": "python -m utils.train vnet --epochs 60 --minutes 6", "epochs": 11}
+    assert next_plan({"command": None, "epochs": 0}, 60) == 60
+    assert next_plan(first, 40) == 100                           # the 49 epochs the time limit cut stay missing
+    assert next_plan(first, 40, evaluate_only=True) == 60
 
 
 def test_a_checkpoint_never_names_code_to_run(tmp_path):

@@ -26,7 +26,7 @@ def test_a_tiny_run_writes_a_loadable_checkpoint_with_provenance(tmp_path, monke
         return                          # resuming is one code path for every model: checked once, on vnet
     main(args + ["--resume"])
     record = json.loads((weights / "tiny.json").read_text())
-    assert record["epochs"] == 2 and record["steps"] == 2 and len(record["legs"]) == 2
+    assert record["epochs"] == record["epochs_planned"] == 2 and record["steps"] == 2 and len(record["legs"]) == 2
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -27,7 +27,7 @@ def test_a_tiny_tracknet_run_writes_a_loadable_checkpoint_and_resumes(tmp_path, 
     assert "epoch 1/1" in capsys.readouterr().out
     main(tiny + ["--resume", "--evaluate-only"])                   # a run that lost its evaluation gets it back
     again = json.loads((weights / "tiny.json").read_text())
-    assert again["epochs"] == 2 and again["command"].endswith("--resume --evaluate-only")
+    assert again["epochs"] == again["epochs_planned"] == 2 and again["command"].endswith("--resume --evaluate-only")
     assert again["final_metrics"] == record["final_metrics"]          # the same weights, the same videos
 
 

@@ -74,6 +74,33 @@ def read_provenance(name: str, directory: Path | None = None) -> dict[str, Any]:
                          "save_checkpoint writes") from None
 
 
+def planned_epochs(record: dict[str, Any]) -> int | None:
+    """The epochs a checkpoint's runs planned, all legs together: its `epochs_planned` where the training command
+    recorded one, else the sum of `--epochs N` over the legs of its recorded command (a leg with `--evaluate-only`
+    plans none); None where a leg names no --epochs. Compare with record["epochs"] (done): a run that a time limit
+    (`--minutes`) stopped has done fewer (COURSE.md, Evidence: equal budgets)."""
+    import re
+
+    if record.get("epochs_planned") is not None:
+        return int(record["epochs_planned"])
+    total = 0
+    for leg in (record.get("command") or "").split(" && "):
+        if "--evaluate-only" in leg.split():
+            continue
+        found = re.search(r"--epochs[ =](\d+)", leg)
+        if found is None:
+            return None
+        total += int(found.group(1))
+    return total
+
+
+def next_plan(before: dict[str, Any], epochs: int, evaluate_only: bool = False) -> int:
+    """`epochs_planned` after a leg that plans `epochs` more (none when it only evaluates): what the legs before it
+    planned (`planned_epochs`; what they did where unknown) plus this leg's."""
+    earlier = planned_epochs(before) if before.get("command") else 0
+    return (before.get("epochs", 0) if earlier is None else earlier) + (0 if evaluate_only else epochs)
+
+
 def builders() -> dict[str, Callable[..., keras.Model]]:
     """The model builders a checkpoint may name: a fixed table, so that a data file never chooses code to run."""
     from utils.denoising.models import dncnn, drunet, lecture_autoencoder

@@ -115,7 +115,13 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
-    from utils.course.checkpoints import build_from_provenance, load_checkpoint, read_provenance, save_checkpoint
+    from utils.course.checkpoints import (
+        build_from_provenance,
+        load_checkpoint,
+        next_plan,
+        read_provenance,
+        save_checkpoint,
+    )
     from utils.data.noise import add_blind_noise
     from utils.data.patches import sample_patches
     from utils.data.photos import EXTRA_TRAIN_PHOTOS, TRAIN_PHOTOS, load_photo
@@ -190,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         # a resumed checkpoint is reproduced by running its commands in order
         return {
             "command": " && ".join(c for c in (before["command"], command) if c),
-            "epochs": before["epochs"] + epochs_run, "epochs_planned": before["epochs"] + args.epochs,
+            "epochs": before["epochs"] + epochs_run, "epochs_planned": next_plan(before, args.epochs),
             "samples_seen": before["samples_seen"] + epochs_run * args.patches_per_epoch, "patch": patch,
             "sigma_train": f"uniform [0, {args.sigma_max:g}] (blind), " + (
                 "noisy clipped to [0, 1]" if clip is True else "noisy not clipped" if clip is False

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
-    from utils.course.checkpoints import load_checkpoint, read_provenance, train_and_save
+    from utils.course.checkpoints import load_checkpoint, next_plan, read_provenance, train_and_save
     from utils.data.scenes import make_scenes
     from utils.detection.rcnn import faster_rcnn, mask_rcnn, rcnn_dataset
 
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         return {
             "command": " && ".join(c for c in (before["command"], command) if c),
             "epochs": before["epochs"] + epochs_run,
+            "epochs_planned": next_plan(before, args.epochs, args.evaluate_only),
             "scenes_seen": before["scenes_seen"] + epochs_run * len(train_data),
             "scenes": {**SCENES, "train": args.train_scenes, "train_seed": TRAIN_SEED, "test": args.test_scenes,
                        "test_seed": TEST_SEED},

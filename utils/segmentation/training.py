@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
-    from utils.course.checkpoints import load_checkpoint, read_provenance, save_checkpoint
+    from utils.course.checkpoints import load_checkpoint, next_plan, read_provenance, save_checkpoint
     from utils.data.volumes import augment_volume
     from utils.nn.training import train
 
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     metrics = evaluate(args, model, test_volumes)
     record = {
         "command": " && ".join(c for c in (before["command"], command) if c), "epochs": before["epochs"] + run.epochs,
-        "steps": before.get("steps", 0) + run.steps,
+        "epochs_planned": next_plan(before, args.epochs), "steps": before.get("steps", 0) + run.steps,
         "volumes": {"size": args.size, "train": args.train_volumes, "train_seed": TRAIN_SEED, "test": args.test_volumes,
                     "test_seed": TEST_SEED, "test_sha1": volumes_digest(test_volumes),
                     "augmentation": "augment_volume"},

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
-    from utils.course.checkpoints import load_checkpoint, read_provenance, train_and_save
+    from utils.course.checkpoints import load_checkpoint, next_plan, read_provenance, train_and_save
     from utils.data.video import traffic_videos
     from utils.detection.rcnn import faster_rcnn
     from utils.tracking.tracknet import tracknet
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         return {
             "command": " && ".join(c for c in (before["command"], command) if c),
             "epochs": before["epochs"] + epochs_run,
+            "epochs_planned": next_plan(before, args.epochs, args.evaluate_only),
             "videos": {**VIDEOS, "train": args.train_videos, "frames": args.frames, "train_seed": TRAIN_SEED,
                        "test": args.test_videos, "test_frames": args.test_frames, "test_seed": TEST_SEED,
                        "length": LENGTH, "step": STEP, "samples_per_epoch": n_samples,
