@@ -33,15 +33,18 @@ def _measure() -> float | None:
 
 # Notebooks whose quick mode is still over its 25 s (normalized) on the day the budget came in, with the time
 # measured then: each may take up to that until the issue that re-executes it shrinks its quick sizes and
-# removes it here, and the course's total allowance shrinks with the list. Measured on 2026-12-06 with README's
-# `pytest` (two workers), normalized, the larger of two runs (891 and 925 s in all), rounded up; the benchmark
-# itself moved by a third between the start and the end of one run (269 and 187 GFLOP/s), which NOISE covers.
+# removes it here, and the course's total allowance shrinks with the list. Measured on 2026-12-06 as README's
+# `pytest` runs them (two workers), normalized: the largest of six runs, two in this working tree and two fresh
+# clones' CI in both environments (the floor's older TensorFlow runs the notebooks about 13 % slower), rounded up.
+# The six totals: 891 and 925 s in this working tree; 891 and 1,034 s (newest, floor) in a fresh clone's CI beside
+# other work; 995 and 1,129 s in one on a quiet machine. Allowed in all: 1,106 s, failing past 1,382 s.
 QUICK_OVER_BUDGET: dict[str, float] = {
-    "01_denoising_autoencoder": 83.0, "02_residual_denoising_dncnn": 94.0, "04_autoencoder_applications": 98.0,
-    "05_semantic_segmentation_unet": 89.0, "06_soft_dice_class_imbalance": 97.0,
-    "07_vnet_volumetric_segmentation": 36.0, "08_ultrasound_localize_then_segment": 50.0, "09_detection_basics": 63.0,
-    "10_faster_rcnn": 60.0, "11_yolo_ssd": 86.0, "12_mask_rcnn": 77.0, "13_detect_and_track_tubes": 62.0,
-    "14_written_assignment": 34.0,
+    "01_denoising_autoencoder": 90.0, "02_residual_denoising_dncnn": 122.0,
+    "03_upsampling_transposed_convolution": 30.0, "04_autoencoder_applications": 116.0,
+    "05_semantic_segmentation_unet": 103.0, "06_soft_dice_class_imbalance": 109.0,
+    "07_vnet_volumetric_segmentation": 51.0, "08_ultrasound_localize_then_segment": 67.0,
+    "09_detection_basics": 67.0, "10_faster_rcnn": 76.0, "11_yolo_ssd": 110.0, "12_mask_rcnn": 98.0,
+    "13_detect_and_track_tubes": 77.0, "14_written_assignment": 40.0,
 }
 
 
