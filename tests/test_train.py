@@ -24,6 +24,7 @@ def test_a_tiny_training_run_writes_a_loadable_checkpoint_with_provenance_and_re
     main(tiny + ["--resume", "--seed", "1", "--clip-fraction", "0.5"])   # resuming adds to the provenance
     record = json.loads((weights / "tiny.json").read_text())
     assert record["epochs"] == record["epochs_planned"] == 4 and record["samples_seen"] == 256
+    assert record["distribution"] == {"strategy": "one device", "replicas": 1}
     first, second = record["command"].split(" && ")
     assert second == first + " --resume --seed 1 --clip-fraction 0.5"
     assert record["sigma_train"] == "uniform [0, 55] (blind), 50% of the noisy patches clipped to [0, 1]"

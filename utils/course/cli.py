@@ -6,14 +6,21 @@ import argparse
 import shlex
 import sys
 
+from utils.nn.distribution import DISTRIBUTIONS
+
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    """--minutes, --seed, --name and --resume: a time limit, the seed, the checkpoint's name, and resuming it."""
+    """--minutes, --seed, --name, --resume and --distribution: a time limit, the seed, the checkpoint's name,
+    resuming it, and data-parallel training (`utils.nn.distribution`)."""
     parser.add_argument("--minutes", type=float, default=None, help="stop after the epoch that would pass this")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default=None, help="checkpoint name (default: the model)")
     parser.add_argument("--resume", action="store_true",
                         help="start from the saved checkpoint NAME and add this run to its provenance")
+    parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none",
+                        help="data-parallel training: mirrored (every GPU of this machine, one replica each) or "
+                             "multi_worker (the machines that TF_CONFIG names); --batch-size is then the global "
+                             "batch, split across the replicas")
 
 
 def recorded_command(argv: list[str] | None) -> str:

@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
+    from utils.nn.distribution import description, use_distribution
+
+    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
+
     from utils.course.checkpoints import (
         build_from_provenance,
         load_checkpoint,
@@ -203,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
                 else f"{clip:.0%} of the noisy patches clipped to [0, 1]"),
             "train_photos": list(train_photos), "wall_s": round(before["wall_s"] + time.time() - t0, 1),
             "device": device_description(), "backend": keras.backend.backend(), "keras": keras.__version__,
+            "distribution": distribution,
             **({"precision": "mixed_bfloat16 (bfloat16 compute, float32 weights)"} if args.mixed_precision else {}),
             **({"noise_level": "told the true sigma (FFDNet's noise-level map)"} if told else {}),
             **({"schedule": f"cosine over {args.minutes:g} minutes, set at each epoch"}

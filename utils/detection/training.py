@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
+    from utils.nn.distribution import description, use_distribution
+
+    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
+
     from utils.course.checkpoints import load_checkpoint, next_plan, read_provenance, train_and_save
     from utils.data.scenes import make_scenes
     from utils.detection.rcnn import faster_rcnn, mask_rcnn, rcnn_dataset
@@ -82,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
             "scenes": {**SCENES, "train": args.train_scenes, "train_seed": TRAIN_SEED, "test": args.test_scenes,
                        "test_seed": TEST_SEED},
             "wall_s": round(before["wall_s"] + time.time() - t0, 1), "device": device_description(),
-            "backend": keras.backend.backend(), "keras": keras.__version__, "history": history,
+            "backend": keras.backend.backend(), "keras": keras.__version__, "distribution": distribution,
+            "history": history,
         }
 
     print(f"{model.name}: {model.count_params():,} parameters; {len(train_data)} training scenes; {command}",

@@ -246,6 +246,7 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
         if model.stop_training:
             break
     run.seconds = time.perf_counter() - t0
-    run.steps = int(model.optimizer.iterations)
+    # through a tensor: under a distribution strategy the variable is mirrored, and NumPy cannot read it directly
+    run.steps = int(keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(model.optimizer.iterations)))
     progress.finish(run)
     return run

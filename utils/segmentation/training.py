@@ -243,6 +243,10 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
+    from utils.nn.distribution import description, use_distribution
+
+    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
+
     from utils.course.checkpoints import load_checkpoint, next_plan, read_provenance, save_checkpoint
     from utils.data.volumes import augment_volume
     from utils.nn.training import train
@@ -277,7 +281,8 @@ def main(argv: list[str] | None = None) -> None:
         "wall_s": round(before["wall_s"] + time.time() - t0, 1),
         # every leg's machine, backend and steps, for a checkpoint resumed elsewhere (a GPU run continued on a CPU)
         "legs": [*before.get("legs", []), {"device": device_description(), "backend": keras.backend.backend(),
-                                           "keras": keras.__version__, "epochs": run.epochs, "steps": run.steps,
+                                           "keras": keras.__version__, "distribution": distribution,
+                                           "epochs": run.epochs, "steps": run.steps,
                                            "seconds": round(run.seconds, 1)}],
         "history": history,
         "final_metrics": metrics,

@@ -99,6 +99,10 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
+    from utils.nn.distribution import description, use_distribution
+
+    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
+
     from utils.course.checkpoints import load_checkpoint, next_plan, read_provenance, train_and_save
     from utils.data.video import traffic_videos
     from utils.detection.rcnn import faster_rcnn
@@ -134,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
                        "length": LENGTH, "step": STEP, "samples_per_epoch": n_samples,
                        "test_sha1": videos_digest(test_videos)},
             "wall_s": round(before["wall_s"] + time.time() - t0, 1), "device": device_description(),
-            "backend": keras.backend.backend(), "keras": keras.__version__, "history": history,
+            "backend": keras.backend.backend(), "keras": keras.__version__, "distribution": distribution,
+            "history": history,
         }
 
     print(f"{model.name}: {model.count_params():,} parameters; {n_samples} samples an epoch; {command}", flush=True)
