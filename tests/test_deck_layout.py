@@ -112,6 +112,13 @@ def test_a_section_that_starts_mid_cell_opens_its_own_slide():
     assert nb.cells[1].source.startswith("## U-Net") and nb.cells[1].source.endswith("# a comment\n```")
 
 
+def test_a_title_whose_introduction_alone_is_too_tall_splits_it_too():
+    intro = "\n\n".join("An introduction paragraph. " * 25 for _ in range(4))
+    parts = split_markdown(cell("md", f"# 08 · Title\n\n{intro}\n\n**You will learn**\n- one", "slide"))
+    assert len(parts) >= 3 and parts[-1].source.startswith("**You will learn**")
+    assert all(deck_layout.markdown_height(p.source) <= SCREEN_HEIGHT for p in parts)
+
+
 def test_display_math_that_spans_blank_lines_is_never_cut():
     block = "$$\na = b\n\n+ c\n$$"
     text = "\n\n".join(["Intro " * 60] * 6 + [block] + ["Outro " * 60] * 6)

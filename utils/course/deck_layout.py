@@ -116,25 +116,27 @@ def split_markdown(cell, limit: int = SCREEN_HEIGHT) -> list:
     the cell's role, the others are sub-slides. A title cell is cut before its "You will learn" list."""
     text = cell.source
     learn = LEARN.search(text)
-    parts: list[str] = []
+    pieces = [text]
     if _role(cell) == "slide" and learn and learn.start() > 0:
-        parts, text = [text[:learn.start()].rstrip()], text[learn.start():]
-    paragraphs, fenced = [], False
-    for block in re.split(r"\n\s*\n", text):
-        if paragraphs and fenced:                  # a $$ or ``` block that spans blank lines stays whole
-            paragraphs[-1] += "\n\n" + block
-        else:
-            paragraphs.append(block)
-        fenced ^= (block.count("$$") + block.count("```")) % 2 == 1
-    current = ""
-    for paragraph in paragraphs:
-        candidate = f"{current}\n\n{paragraph}" if current else paragraph
-        if current and markdown_height(candidate) > limit:
-            parts.append(current)
-            current = paragraph
-        else:
-            current = candidate
-    parts.append(current)
+        pieces = [text[:learn.start()].rstrip(), text[learn.start():]]
+    parts: list[str] = []
+    for piece in pieces:                           # the introduction and the list each split where too tall
+        paragraphs, fenced = [], False
+        for block in re.split(r"\n\s*\n", piece):
+            if paragraphs and fenced:              # a $$ or ``` block that spans blank lines stays whole
+                paragraphs[-1] += "\n\n" + block
+            else:
+                paragraphs.append(block)
+            fenced ^= (block.count("$$") + block.count("```")) % 2 == 1
+        current = ""
+        for paragraph in paragraphs:
+            candidate = f"{current}\n\n{paragraph}" if current else paragraph
+            if current and markdown_height(candidate) > limit:
+                parts.append(current)
+                current = paragraph
+            else:
+                current = candidate
+        parts.append(current)
     if len(parts) == 1:
         return [cell]
     cells = [_with_role(cell, _role(cell) if k == 0 else "subslide", k) for k in range(len(parts))]
