@@ -48,7 +48,7 @@ def use_distribution(kind: str, devices: list[str] | None = None) -> int:
     if kind == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("distribution='multi_worker' needs TF_CONFIG, the cluster and this worker's place in "
-                             "it (README: Training on several machines)")
+                             "it (README: Several GPUs or machines)")
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
         gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
