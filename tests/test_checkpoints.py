@@ -11,7 +11,7 @@ from utils.course.checkpoints import (
     read_provenance,
     save_checkpoint,
 )
-from utils.course.paths import weights_dir
+from utils.course.paths import repo_root, weights_dir
 from utils.denoising.models import dncnn
 
 
@@ -71,6 +71,16 @@ def test_every_shipped_checkpoint_ran_the_epochs_it_planned(name):
     planned = planned_epochs(record)
     assert planned is not None, f"{name}: its command names no --epochs"
     assert record["epochs"] >= planned, f"{name}: {record['epochs']} of {planned} epochs"
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(repo_root() / "data" / "runs"))
+                                  for p in (repo_root() / "data" / "runs").glob("*/*.json")))
+def test_every_offline_run_ran_its_schedule_to_the_end(path):
+    """The multi-seed runs the notebooks compare (data/runs/STUDY/RUN.json) are never cut short."""
+    folder = repo_root() / "data" / "runs" / path
+    record = read_provenance(folder.stem, folder.parent)
+    assert record["epochs"] == record["epochs_planned"] == record["study"]["epochs"], path
+    assert record["steps"] > 0 and record["command"].startswith("python -m utils.train ")
 
 
 @pytest.mark.parametrize("record, planned", [

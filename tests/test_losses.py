@@ -6,11 +6,14 @@ import tensorflow as tf
 from utils.segmentation.losses import (
     DiceCrossEntropyLoss,
     FgBgDiceLoss,
+    FocalLoss,
     SoftDiceLoss,
     WeightedCategoricalCrossentropy,
     dice_cross_entropy,
     fg_bg_dice,
     fg_bg_dice_loss,
+    focal_loss,
+    prior_bias,
     soft_dice,
     soft_dice_gradient_wrt_logits,
     soft_dice_loss,
@@ -171,7 +174,37 @@ def test_closed_form_gradient_matches_autodiff(smooth):
     np.testing.assert_allclose(closed, tape.gradient(d, var).numpy(), rtol=0, atol=1e-10)
 
 
+def test_focal_loss_by_hand_and_against_keras():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.01, 0.99, (3, 6, 6, 1))
+    g = (rng.random((3, 6, 6, 1)) < 0.1).astype(np.float64)
+    g[0, 0, 0, 0] = 1.0
+    p_t = np.where(g > 0, p, 1 - p)
+    alpha_t = np.where(g > 0, 0.25, 0.75)
+    by_hand = -alpha_t * (1 - p_t) ** 2 * np.log(p_t)               # Lin et al., eq. (5)
+    per_image = value(focal_loss(g, p))
+    # each image's sum over the batch's mean positives per image: the batch's mean is sum / positives
+    np.testing.assert_allclose(per_image, by_hand.sum(axis=(1, 2, 3)) / (g.sum() / 3), rtol=1e-6)
+    np.testing.assert_allclose(per_image.mean(), by_hand.sum() / g.sum(), rtol=1e-6)
+    keras_focal = keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.25, gamma=2.0)
+    # Keras averages the same per-pixel term over every pixel: N / positives times smaller
+    np.testing.assert_allclose(value(FocalLoss()(g, p)), value(keras_focal(g, p)) * g.size / g.sum(), rtol=1e-5)
+
+
+def test_focal_loss_without_positives_divides_by_one():
+    p = np.full((2, 4, 4, 1), 0.2)
+    g = np.zeros_like(p)
+    expected = -0.75 * 0.2**2 * np.log(0.8) * 16                       # each image's sum, over max(0, 1)
+    np.testing.assert_allclose(value(focal_loss(g, p)), [expected, expected], rtol=1e-6)
+
+
+def test_prior_bias_gives_the_prior_through_a_sigmoid():
+    assert 1 / (1 + np.exp(-prior_bias(0.01))) == pytest.approx(0.01)
+    assert prior_bias(0.5) == 0.0
+
+
 @pytest.mark.parametrize("loss, channels", [
+    (FocalLoss(alpha=0.5, gamma=1.0), 1),
     (SoftDiceLoss(), 1),
     (FgBgDiceLoss(per_image=False), 1),
     (DiceCrossEntropyLoss(dice_weight=0.5, exclude_background=True), 3),
@@ -216,6 +249,11 @@ def test_plain_function_compiles_with_channelless_targets():
     (lambda: WeightedCategoricalCrossentropy([0, 0]), "at least one weight > 0"),
     (lambda: SoftDiceLoss(smooth=float("nan")), "smooth=nan"),
     (lambda: soft_dice_gradient_wrt_logits(np.zeros(3), np.zeros(3), activation="relu"), "activation='relu'"),
+    (lambda: FocalLoss(alpha=1.5), r"alpha=1.5: expected a number in \[0, 1\]"),
+    (lambda: focal_loss(G, P, gamma=-1), "gamma=-1"),
+    (lambda: focal_loss(np.zeros((1, 2, 2, 2)), np.full((1, 2, 2, 2), 0.5)), "focal_loss expects a binary mask"),
+    (lambda: prior_bias(0.0), r"prior=0.0: expected a number in \(0, 1\)"),
+    (lambda: prior_bias(1), "prior=1"),
     (lambda: soft_dice_gradient_wrt_logits(np.zeros(3), np.zeros(4)), r"g has shape \(4,\) but z has \(3,\)"),
 ])
 def test_bad_input_is_named(call, match):

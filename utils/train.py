@@ -2,7 +2,8 @@
 
 dncnn and autoencoder train in `utils.denoising.training`, faster_rcnn and mask_rcnn in
 `utils.detection.training`, tracknet and frame_rcnn in `utils.tracking.training`, the volumetric
-models of notebooks 07 and 08 in `utils.segmentation.training`; this file keeps the commands
+models of notebooks 07 and 08 in `utils.segmentation.training`, notebook 06's runs (scene_losses) in
+`utils.segmentation.scene_losses`; this file keeps the commands
 recorded in the checkpoints' provenance working.
 """
 
@@ -25,6 +26,10 @@ def main(argv: list[str] | None = None) -> None:
         from utils.tracking.training import main as train_tracker
 
         train_tracker(argv)
+    elif argv and argv[0] == "scene_losses":
+        from utils.segmentation.scene_losses import main as train_scene_losses
+
+        train_scene_losses(argv)
     elif argv and argv[0] in VOLUMETRIC:
         from utils.segmentation.training import main as train_volumetric
 

@@ -176,6 +176,41 @@ def dice_cross_entropy(
     return dice_weight * dice_loss + ce_weight * _cross_entropy_per_image(g, p)
 
 
+def focal_loss(
+    y_true: Tensor, y_pred: Tensor, alpha: float = 0.25, gamma: float = 2.0, spatial_dims: int = 2,
+) -> Tensor:
+    """The focal loss of Lin et al. (2017) for a binary mask, as the paper defines it, one value per image.
+
+    FL(p_t) = −α_t (1 − p_t)^γ log p_t at each pixel, with p_t = p and α_t = α on the foreground, p_t = 1 − p and
+    α_t = 1 − α on the background (the paper: α = 0.25, γ = 2). The paper sums FL over all anchors and divides by
+    the number of positive (foreground) ones, not by the number of anchors; here each image's sum is divided by
+    the batch's mean number of foreground pixels per image (at least 1), so that Keras' mean over the images gives
+    Σ FL / (foreground pixels of the batch). The per-pixel term is keras.losses.BinaryFocalCrossentropy's with
+    apply_class_balancing=True, which averages over the pixels instead.
+    """
+    number_in(alpha, "alpha", 0.0, 1.0)
+    number_in(gamma, "gamma", 0.0)
+    _check_options(spatial_dims, 0.0)
+    g, p = _prepare(y_true, y_pred, spatial_dims)
+    if p.shape[-1] != 1:
+        raise ValueError(f"y_pred has {p.shape[-1]} channels: focal_loss expects a binary mask, one sigmoid channel")
+    eps = keras.config.epsilon()
+    p = ops.clip(p, eps, 1.0 - eps)
+    p_t = g * p + (1.0 - g) * (1.0 - p)
+    alpha_t = g * alpha + (1.0 - g) * (1.0 - alpha)
+    per_pixel = -alpha_t * ops.power(1.0 - p_t, gamma) * ops.log(p_t)
+    axes = tuple(range(1, len(per_pixel.shape)))
+    positives_per_image = ops.maximum(ops.sum(g) / ops.cast(ops.shape(g)[0], g.dtype), 1.0)
+    return ops.sum(per_pixel, axis=axes) / positives_per_image
+
+
+def prior_bias(prior: float) -> float:
+    """The bias b with sigmoid(b) = prior: Lin et al.'s initialization of the last layer (π = 0.01), so that an
+    untrained network calls every pixel background with probability 1 − π instead of 1/2."""
+    prior = number_in(prior, "prior", 0.0, 1.0, low_open=True, high_open=True)
+    return float(-np.log((1.0 - prior) / prior))
+
+
 def _class_weights(class_weights: object) -> list[float]:
     try:
         weights = np.asarray(class_weights, dtype=float) if not isinstance(class_weights, str) else np.array([])
@@ -273,6 +308,21 @@ class DiceCrossEntropyLoss(_SegmentationLoss):
     ) -> None:
         super().__init__(name, reduction, dice_weight=dice_weight, ce_weight=ce_weight, per_image=per_image,
                          smooth=smooth, exclude_background=exclude_background, spatial_dims=spatial_dims)
+
+
+@keras.saving.register_keras_serializable(package="course")
+class FocalLoss(_SegmentationLoss):
+    """The focal loss of Lin et al. (2017), α-balanced and normalized by the foreground pixels, as a Loss."""
+
+    _fn = staticmethod(focal_loss)
+
+    def __init__(
+        self, alpha: float = 0.25, gamma: float = 2.0, spatial_dims: int = 2, name: str = "focal_loss",
+        reduction: str | None = "sum_over_batch_size",
+    ) -> None:
+        number_in(alpha, "alpha", 0.0, 1.0)
+        number_in(gamma, "gamma", 0.0)
+        super().__init__(name, reduction, alpha=alpha, gamma=gamma, spatial_dims=spatial_dims)
 
 
 @keras.saving.register_keras_serializable(package="course")
