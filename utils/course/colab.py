@@ -26,28 +26,34 @@ INSTALLED_MARKER = ".colab-installed"
 GPU_NOTEBOOKS = ("01", "02", "04", "05", "06", "08", "11", "12", "14")
 
 SETUP_CELL = '''\
-# Setup: on Colab, fetch the course once and install what Colab lacks (its TensorFlow and Keras stay as they
-# are); everywhere, start the session: seeds, versions, device and mode.
+# Setup: on Colab, fetch the course once and install what Colab lacks (its TensorFlow
+# and Keras stay as they are); everywhere, start the session: seeds, versions, device
+# and mode.
 import os
 import subprocess
 import sys
 
-COURSE_URL = "{url}"  # written from pyproject.toml by the course runner
+# the course's address, written from pyproject.toml by the course runner
+COURSE_URL = "{url}"
 if "google.colab" in sys.modules:
     course_dir = os.path.abspath("course")  # Colab starts in /content
     if not os.path.isdir(os.path.join(course_dir, ".git")):
-        clone = subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_URL, course_dir],
-                               capture_output=True, text=True)
+        clone = subprocess.run(
+            ["git", "clone", "-q", "--depth", "1", COURSE_URL, course_dir],
+            capture_output=True, text=True)
         if clone.returncode:
-            raise RuntimeError(f"Could not clone the course from {{COURSE_URL}}:\\n{{clone.stderr.strip()}}\\n"
-                               "Check the address and that the runtime is online, then run this cell again.")
+            raise RuntimeError(
+                f"Could not clone the course from {{COURSE_URL}}:\\n"
+                f"{{clone.stderr.strip()}}\\nCheck the address and that the runtime is "
+                "online, then run this cell again.")
     if course_dir not in sys.path:
         sys.path.insert(0, course_dir)
     from utils.course.colab import install
 
     install(course_dir)
 
-from utils.course.session import start  # noqa: E402 (on Colab, importable only once the course is there)
+# on Colab, importable only once the course is there
+from utils.course.session import start  # noqa: E402
 
 info = start("{name}")'''
 
