@@ -1,12 +1,10 @@
 """The evidence helper (utils.course.evidence): paired bootstrap intervals, the verdict, the results' figures."""
 
-import inspect
-
 import numpy as np
 import pytest
 from scipy import stats
 
-from utils.course.evidence import BEATS, LOSES, NO_DIFFERENCE, compare
+from utils.course.evidence import BEATS, LOSES, NO_DIFFERENCE, bootstrap_seeding, compare
 
 
 def test_the_interval_covers_a_known_difference_at_about_the_nominal_rate():
@@ -24,9 +22,8 @@ def test_the_interval_is_scipys_paired_bootstrap_of_the_mean_difference():
     rng = np.random.default_rng(1)
     a, b = rng.normal(1.0, 1.0, 12), rng.normal(0.0, 1.0, 12)
     c = compare(a, b, "x", n_resamples=2000, seed=7)
-    seeding = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
     ref = stats.bootstrap((a - b,), np.mean, n_resamples=2000, method="BCa",
-                          **{seeding: np.random.default_rng(7)}).confidence_interval
+                          **bootstrap_seeding(7)).confidence_interval
     assert c.diff == pytest.approx(np.mean(a - b))
     assert (c.ci_low, c.ci_high) == pytest.approx((ref.low, ref.high), rel=0.02)  # same draws, paired on items
 

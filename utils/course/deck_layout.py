@@ -100,15 +100,20 @@ def _role(cell) -> str:
     return cell.metadata.get("slideshow", {}).get("slide_type", "-")
 
 
-def _with_role(cell, role: str, part: int):
-    """A copy of `cell` with the slide role `role`, its id made unique with the part's number."""
+def _with_role(cell, role: str, suffix: str):
+    """A copy of `cell` with the slide role `role`, its id made unique with `suffix` (the part it holds)."""
     import copy
 
     new = copy.deepcopy(cell)
     new.metadata.setdefault("slideshow", {})["slide_type"] = role
     if "id" in new:
-        new["id"] = f"{new['id']}-{part}"
+        new["id"] = f"{new['id']}-{suffix}"
     return new
+
+
+def _toggles_block(text: str) -> bool:
+    """True if text opens or closes a display-math ($$) or code (```) block: an odd count of the two markers."""
+    return (text.count("$$") + text.count("```")) % 2 == 1
 
 
 def split_markdown(cell, limit: int = SCREEN_HEIGHT) -> list:
@@ -127,7 +132,7 @@ def split_markdown(cell, limit: int = SCREEN_HEIGHT) -> list:
                 paragraphs[-1] += "\n\n" + block
             else:
                 paragraphs.append(block)
-            fenced ^= (block.count("$$") + block.count("```")) % 2 == 1
+            fenced ^= _toggles_block(block)
         current = ""
         for paragraph in paragraphs:
             candidate = f"{current}\n\n{paragraph}" if current else paragraph
@@ -139,7 +144,7 @@ def split_markdown(cell, limit: int = SCREEN_HEIGHT) -> list:
         parts.append(current)
     if len(parts) == 1:
         return [cell]
-    cells = [_with_role(cell, _role(cell) if k == 0 else "subslide", k) for k in range(len(parts))]
+    cells = [_with_role(cell, _role(cell) if k == 0 else "subslide", f"part{k}") for k in range(len(parts))]
     for new, part in zip(cells, parts):
         new.source = part
     return cells
@@ -150,14 +155,13 @@ def split_at_headings(cell) -> list:
     second a slide of its own, as the section's heading would make it in a cell of its own (`utils.course.slides`)."""
     pieces, fenced = [[]], False
     for line in cell.source.split("\n"):
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
+        fenced ^= _toggles_block(line)
         if not fenced and re.match(r"#{1,2} \S", line) and any(x.strip() for x in pieces[-1]):
             pieces.append([])
         pieces[-1].append(line)
     if len(pieces) == 1:
         return [cell]
-    cells = [_with_role(cell, _role(cell) if k == 0 else "slide", k + 10) for k in range(len(pieces))]
+    cells = [_with_role(cell, _role(cell) if k == 0 else "slide", f"section{k}") for k in range(len(pieces))]
     for new, lines in zip(cells, pieces):
         new.source = "\n".join(lines).strip("\n")
     return cells
@@ -192,7 +196,7 @@ def fit_slides(nb) -> int:
         for k, output in enumerate(outputs):
             height = output_height(output)
             if y > 0 and y + height > SCREEN_HEIGHT:   # this output and the rest open a sub-slide of their own
-                moved = _with_role(cell, "subslide", 1)
+                moved = _with_role(cell, "subslide", "output")
                 moved.source = ""
                 moved.metadata.setdefault("transient", {})["remove_source"] = True
                 moved.outputs, cell.outputs = outputs[k:], outputs[:k]

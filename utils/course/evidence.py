@@ -82,6 +82,15 @@ def _paired(x: object, name: str) -> np.ndarray:
     return finite_in(np.atleast_2d(arr), name, expected="a finite value for every item")
 
 
+def bootstrap_seeding(seed: int) -> dict[str, np.random.Generator]:
+    """scipy.stats.bootstrap's keyword for a seeded generator: SciPy 1.15 renamed random_state to rng, and the
+    course's floor is SciPy 1.13."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    return {"rng": rng} if "rng" in inspect.signature(stats.bootstrap).parameters else {"random_state": rng}
+
+
 def _bootstrap(a: np.ndarray, b: np.ndarray, confidence: float, n_resamples: int, seed: int) -> tuple[float, float]:
     """The paired BCa interval of mean(a - b) over the items (scipy.stats.bootstrap, resampling items together)."""
     from scipy import stats
@@ -89,11 +98,9 @@ def _bootstrap(a: np.ndarray, b: np.ndarray, confidence: float, n_resamples: int
     if np.ptp(a - b) == 0.0:          # every item differs by the same amount: no spread to resample
         d = float(np.mean(a - b))
         return d, d
-    rng = np.random.default_rng(seed)
-    # SciPy 1.15 renamed random_state to rng; the course's floor is 1.13
-    seeding = {"rng": rng} if "rng" in inspect.signature(stats.bootstrap).parameters else {"random_state": rng}
     result = stats.bootstrap((a, b), lambda x, y, axis: np.mean(x - y, axis=axis), paired=True,
-                             confidence_level=confidence, n_resamples=n_resamples, method="BCa", **seeding)
+                             confidence_level=confidence, n_resamples=n_resamples, method="BCa",
+                             **bootstrap_seeding(seed))
     low, high = result.confidence_interval
     return float(low), float(high)
 
