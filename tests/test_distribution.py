@@ -75,7 +75,7 @@ def test_bad_distributions_are_refused(monkeypatch):
 def test_every_training_command_takes_the_distribution(capsys):
     from utils.train import main
 
-    for model in ("dncnn", "vnet", "faster_rcnn", "tracknet"):
+    for model in ("dncnn", "vnet", "faster_rcnn", "tracknet", "scene_losses"):
         with pytest.raises(SystemExit):
             main([model, "--distribution", "ring"])
         assert "--distribution: invalid choice: 'ring'" in capsys.readouterr().err   # known, with its choices

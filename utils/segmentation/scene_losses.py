@@ -1,4 +1,4 @@
-"""Notebook 06's runs, trained offline: the same small U-Net on scenes of one rare object, once per loss and seed.
+"""The scene U-Nets of notebooks 05 and 06, trained offline: one network per loss and training seed.
 
 `python -m utils.train scene_losses --study NAME --losses ce soft_dice --seeds 0 1 2 --epochs 8` trains, for each
 loss and seed, the U-Net of notebook 06 (depth 2, 8 filters, no batch normalization, one sigmoid channel) on the
@@ -9,6 +9,10 @@ its provenance (`LOSS_seedK.json`): the command, the study's configuration, epoc
 time and device, the held-out foreground Dice and objects found after every epoch, and each held-out scene's
 Dice at the end. `--resume` skips the runs already done with the same configuration, so a study stopped half way
 goes on where it stopped; a run is never cut short (no time limit), so every run ends its schedule.
+
+With `--classes N` (N > 1) the same command trains notebook 05's multi-class U-Net instead (softmax, the sparse
+pixel cross-entropy `ce` only), and records the held-out mean IoU: pooled over every pixel after each epoch, per
+scene at the end; `--no-skip` and `--upsampling bilinear` give its ablations.
 
 The losses (`LOSSES`): binary cross-entropy; cross-entropy with balanced class weights; the lecture's Soft Dice
 (per image or over the batch); the foreground + background Soft Dice of Deep BV; Soft Dice + cross-entropy; and
@@ -27,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from utils.course.cli import recorded_command
+from utils.nn.distribution import DISTRIBUTIONS
 
 LOSSES = ("ce", "weighted_ce", "soft_dice", "fg_bg_dice", "dice_ce", "focal")
 BUILDER = "utils.segmentation.unet:unet"
@@ -50,15 +55,28 @@ class Study:
     batch_norm: bool = False
     per_image: bool = True                  # Soft Dice per image (True) or over the batch
     learning_rate: float = 3e-3
+    n_classes: int = 1                      # 1: a binary mask (sigmoid); N > 1: N classes (softmax)
+    skip: bool = True                       # the U-Net's skip connections
+    upsampling: str = "transpose"           # or "bilinear" (a resize, then a 3x3 convolution)
+    min_visible: float = 0.5                # of each object, in the scenes
 
     def builder_kwargs(self) -> dict[str, Any]:
         """The U-Net's arguments, as the checkpoint's provenance records them."""
-        return {"input_shape": [self.image_size, self.image_size, 3], "n_classes": 1, "depth": self.depth,
-                "filters": self.filters, "batch_norm": self.batch_norm, "final_activation": "sigmoid"}
+        kwargs = {"input_shape": [self.image_size, self.image_size, 3], "n_classes": self.n_classes,
+                  "depth": self.depth, "filters": self.filters, "batch_norm": self.batch_norm,
+                  "final_activation": "sigmoid" if self.n_classes == 1 else "softmax"}
+        if not self.skip or self.upsampling != "transpose":
+            kwargs.update(skip=self.skip, upsampling=self.upsampling)
+        return kwargs
 
     def as_record(self) -> dict[str, Any]:
         """The configuration as plain JSON values (tuples as lists), to compare with a saved run's."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def study_from_record(config: dict[str, Any]) -> Study:
+    """The Study a run recorded (lists back to tuples; fields added since then take their defaults)."""
+    return Study(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
 
 
 def runs_dir(study: str) -> Path:
@@ -85,18 +103,21 @@ def scenes(study: Study):
     from utils.data.scenes import make_scenes
 
     drawn = make_scenes(study.n_train + study.n_test, size=study.image_size, n_objects=study.n_objects,
-                        object_size=study.object_size, seed=study.scene_seed)
+                        object_size=study.object_size, min_visible=study.min_visible, seed=study.scene_seed)
     return drawn[:study.n_train], drawn[study.n_train:]
 
 
-def binary_dataset(train, batch_size: int, seed: int):
-    """The training scenes as (image, (H, W, 1) float foreground mask) batches; the same seed, the same batches."""
+def training_batches(train, study: Study, seed: int):
+    """The training scenes in batches, flipped at random: (image, (H, W, 1) float foreground mask) for a binary
+    study, (image, (H, W) int label map) for a multi-class one; the same seed, the same batches."""
     import tensorflow as tf
 
     from utils.data.scenes import scene_dataset
 
-    return scene_dataset(train, batch_size, shuffle=True, augment=True, seed=seed).map(
-        lambda x, y: (x, tf.cast(y > 0, tf.float32)[..., None]))
+    batches = scene_dataset(train, study.batch_size, shuffle=True, augment=True, seed=seed)
+    if study.n_classes > 1:
+        return batches
+    return batches.map(lambda x, y: (x, tf.cast(y > 0, tf.float32)[..., None]))
 
 
 def make_loss(loss: str, study: Study, train_fg: float):
@@ -104,6 +125,11 @@ def make_loss(loss: str, study: Study, train_fg: float):
     balanced class weights N / (2 N_c) of weighted_ce."""
     import keras
 
+    if study.n_classes > 1:
+        if loss != "ce":
+            raise ValueError(f"loss={loss!r} with n_classes={study.n_classes}: expected 'ce', the only multi-class "
+                             "loss of these studies")
+        return keras.losses.SparseCategoricalCrossentropy()
     from utils.segmentation.losses import (
         DiceCrossEntropyLoss,
         FgBgDiceLoss,
@@ -169,27 +195,56 @@ def scene_scores(masks: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -
     }
 
 
+def class_scores(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """Held-out scores of class probabilities (n, H, W, C) against label maps (n, H, W): the mean IoU and each
+    class's IoU over all pixels (`utils.segmentation.metrics`), and each scene's mean IoU over the classes present
+    in its truth or its prediction."""
+    from utils.segmentation.metrics import mean_iou, per_class_iou
+
+    labels, probs = np.asarray(labels), np.asarray(probs)
+    if probs.ndim != 4 or labels.shape != probs.shape[:3]:
+        raise ValueError(f"probs has shape {probs.shape} and labels {labels.shape}: expected (n, H, W, C) and "
+                         "(n, H, W)")
+    n_classes = probs.shape[-1]
+    predicted = probs.argmax(axis=-1)
+    scene_miou = []
+    for t, p in zip(labels, predicted):
+        cm = np.bincount(n_classes * t.ravel() + p.ravel(), minlength=n_classes**2).reshape(n_classes, n_classes)
+        union = cm.sum(axis=0) + cm.sum(axis=1) - np.diag(cm)
+        scene_miou.append(float(np.mean(np.diag(cm)[union > 0] / union[union > 0])))
+    return {"miou": mean_iou(labels, predicted, n_classes),
+            "iou": [float(v) for v in per_class_iou(labels, predicted, n_classes)], "scene_miou": scene_miou}
+
+
+def evaluate(study: Study, model, test) -> dict[str, Any]:
+    """The held-out scores of a study's model: scene_scores (binary) or class_scores (multi-class)."""
+    probs = model.predict(test.images, batch_size=50, verbose=0)
+    if study.n_classes > 1:
+        return class_scores(np.asarray(test.masks), probs)
+    return scene_scores((test.masks > 0)[..., None], probs)
+
+
 def train_run(study: Study, loss: str, seed: int, train, test) -> tuple[Any, dict[str, Any]]:
     """Train one run to the end of its schedule; return the model and its record (curves and final scores)."""
     import keras
 
     from utils.nn.training import train as train_model
 
-    masks = (test.masks > 0)[..., None]
-    curves: dict[str, list[float]] = {"dice": [], "found": []}
+    keys = ("miou",) if study.n_classes > 1 else ("dice", "found")
+    curves: dict[str, list[float]] = {key: [] for key in keys}
 
     class HeldOut(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            s = scene_scores(masks, self.model.predict(test.images, batch_size=50, verbose=0))
-            curves["dice"].append(round(s["dice"], 6))
-            curves["found"].append(round(s["found"], 6))
+            s = evaluate(study, self.model, test)
+            for key in keys:
+                curves[key].append(round(s[key], 6))
 
     keras.utils.set_random_seed(seed)
     net = build(study, loss)
-    run = train_model(net, binary_dataset(train, study.batch_size, seed), loss=make_loss(
+    run = train_model(net, training_batches(train, study, seed), loss=make_loss(
         loss, study, float(np.mean(train.masks > 0))), epochs=study.epochs, learning_rate=study.learning_rate,
         callbacks=[HeldOut()])
-    final = scene_scores(masks, net.predict(test.images, batch_size=50, verbose=0))
+    final = evaluate(study, net, test)
     return net, {"loss": loss, "seed": seed, "epochs": run.epochs, "steps": run.steps,
                  "seconds": round(run.seconds, 1), "history": {"loss": run.history["loss"], **curves},
                  "final": final}
@@ -201,6 +256,20 @@ def load_run(study: str, loss: str, seed: int):
 
     name, directory = run_name(loss, seed), runs_dir(study)
     return load_checkpoint(name, directory=directory), read_provenance(name, directory)
+
+
+def study_config(study: str) -> Study:
+    """The configuration that every run saved in data/runs/STUDY shares (refused if they disagree, or none is)."""
+    import json
+
+    folder = runs_dir(study)
+    configs = {study_from_record(json.loads(p.read_text())["study"]) for p in sorted(folder.glob("*.json"))}
+    if not configs:
+        known = sorted(p.name for p in folder.parent.iterdir()) if folder.parent.is_dir() else []
+        raise FileNotFoundError(f"study={study!r}: no runs in {folder}; expected one of {known}")
+    if len(configs) > 1:
+        raise ValueError(f"the runs in {folder} were trained with {len(configs)} configurations: expected one")
+    return configs.pop()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -219,18 +288,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test-scenes", type=int, default=defaults.n_test)
     parser.add_argument("--batch-norm", action="store_true")
     parser.add_argument("--per-batch", action="store_true", help="Soft Dice over the batch instead of per image")
+    parser.add_argument("--min-visible", type=float, default=defaults.min_visible, help="of each object")
+    parser.add_argument("--depth", type=int, default=defaults.depth, help="the U-Net's poolings")
+    parser.add_argument("--filters", type=int, default=defaults.filters, help="its channels at full resolution")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
+    parser.add_argument("--classes", type=int, default=defaults.n_classes,
+                        help="1: a binary mask; N > 1: notebook 05's N classes (background and the shapes)")
+    parser.add_argument("--no-skip", action="store_true", help="the U-Net without its skip connections")
+    parser.add_argument("--upsampling", choices=["transpose", "bilinear"], default=defaults.upsampling)
     parser.add_argument("--resume", action="store_true", help="skip the runs already saved with this configuration")
+    parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none",
+                        help="data-parallel training (utils.nn.distribution); the batch stays the global batch")
     args = parser.parse_args(argv)
-    for flag in ("epochs", "image_size", "train_scenes", "test_scenes"):
+    for flag in ("epochs", "image_size", "train_scenes", "test_scenes", "depth", "filters", "batch_size", "classes"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected a positive integer")
     if any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds {args.seeds}: expected distinct non-negative integers")
-    if args.image_size % 4:
-        parser.error(f"--image-size {args.image_size}: expected a multiple of 4 (the U-Net's two poolings)")
+    if args.image_size % 2**args.depth:
+        parser.error(f"--image-size {args.image_size}: expected a multiple of {2**args.depth} (the U-Net's "
+                     f"{args.depth} poolings)")
+    if not args.lr > 0:
+        parser.error(f"--lr {args.lr}: expected a positive learning rate")
+    if args.classes > 1 and set(args.losses) != {"ce"}:
+        parser.error(f"--losses {' '.join(args.losses)} with --classes {args.classes}: expected ce only")
     study = Study(image_size=args.image_size, object_size=tuple(args.object_size), n_objects=tuple(args.objects),
                   n_train=args.train_scenes, n_test=args.test_scenes, epochs=args.epochs,
-                  batch_norm=args.batch_norm, per_image=not args.per_batch)
+                  batch_size=args.batch_size, depth=args.depth, filters=args.filters,
+                  batch_norm=args.batch_norm, per_image=not args.per_batch, learning_rate=args.lr,
+                  n_classes=args.classes, skip=not args.no_skip, upsampling=args.upsampling,
+                  min_visible=args.min_visible)
     directory = runs_dir(args.study)
     todo = [(loss, seed) for seed in args.seeds for loss in args.losses]
     done = [run_name(*r) for r in todo if (directory / f"{run_name(*r)}.json").exists()]
@@ -243,12 +331,16 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
+    from utils.nn.distribution import description, use_distribution
+
+    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
+
     from utils.course.checkpoints import read_provenance, save_checkpoint
     from utils.course.speed import cpu_gflops
 
     for name in done:
         saved = read_provenance(name, directory)
-        if saved["study"] != study.as_record():
+        if study_from_record(saved["study"]) != study:
             parser.error(f"{directory / name}.json was trained with {saved['study']}, not {study.as_record()}: "
                          "expected the same configuration to resume, or another --study")
     train, test = scenes(study)
@@ -262,7 +354,9 @@ def main(argv: list[str] | None = None) -> None:
         net, record = train_run(study, loss, seed, train, test)
         record.update({"command": command, "study": study.as_record(), "epochs_planned": study.epochs,
                        "wall_s": round(time.time() - t0, 1), "device": device_description(),
-                       "backend": keras.backend.backend(), "keras": keras.__version__, "cpu_gflops": speed})
+                       "backend": keras.backend.backend(), "keras": keras.__version__, "cpu_gflops": speed,
+                       "distribution": distribution})
         save_checkpoint(net, name, BUILDER, study.builder_kwargs(), record, directory)
-        print(f"{name}: {record['epochs']} epochs in {record['seconds']:.0f} s; held-out Dice per epoch "
-              + " ".join(f"{d:.2f}" for d in record["history"]["dice"]), flush=True)
+        key = "miou" if study.n_classes > 1 else "dice"
+        print(f"{name}: {record['epochs']} epochs in {record['seconds']:.0f} s; held-out {key} per epoch "
+              + " ".join(f"{d:.2f}" for d in record["history"][key]), flush=True)
