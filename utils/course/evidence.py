@@ -3,7 +3,12 @@
 Two arms are measured on the same test items (photos x noise seeds, images, objects, volumes, videos),
 optionally after several training seeds each. `compare` returns a `Comparison`: the mean difference
 A - B, its interval from a paired bootstrap over the items (`scipy.stats.bootstrap`, BCa), each
-training seed's own mean difference, and the verdict in words:
+training seed's own mean difference, and the verdict in words.
+
+With few items a bootstrap interval is too narrow: measured on synthetic paired data (tests/test_evidence.py),
+the BCa interval covers the true difference about 75 % of the time with 3 items and 88 % with 5, not 95 %. So
+the interval is widened to Student's t interval of the same per-item differences wherever that is wider: with
+3 photos it decides, with a hundred scenes the two agree. The verdict:
 
 - "beats" / "loses to" only when the interval excludes 0 and, with several training seeds, every seed's
   difference has the interval's sign (a training seed that reverses the order is training noise the
@@ -92,7 +97,8 @@ def bootstrap_seeding(seed: int) -> dict[str, np.random.Generator]:
 
 
 def _bootstrap(a: np.ndarray, b: np.ndarray, confidence: float, n_resamples: int, seed: int) -> tuple[float, float]:
-    """The paired BCa interval of mean(a - b) over the items (scipy.stats.bootstrap, resampling items together)."""
+    """The paired BCa interval of mean(a - b) over the items (scipy.stats.bootstrap, resampling items together),
+    widened to Student's t interval of the differences where that is wider (few items)."""
     from scipy import stats
 
     if np.ptp(a - b) == 0.0:          # every item differs by the same amount: no spread to resample
@@ -102,7 +108,9 @@ def _bootstrap(a: np.ndarray, b: np.ndarray, confidence: float, n_resamples: int
                              confidence_level=confidence, n_resamples=n_resamples, method="BCa",
                              **bootstrap_seeding(seed))
     low, high = result.confidence_interval
-    return float(low), float(high)
+    d = a - b
+    half = stats.t.ppf((1 + confidence) / 2, len(d) - 1) * np.std(d, ddof=1) / np.sqrt(len(d))
+    return min(float(low), float(np.mean(d) - half)), max(float(high), float(np.mean(d) + half))
 
 
 def compare(a: object, b: object, name: str, *, labels: tuple[str, str] = ("A", "B"), unit: str = "",
