@@ -192,3 +192,25 @@ def test_iou_matrix_numpy_path_equals_the_tensor_path():
     np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="boxes2 has shape"):
         iou_matrix(a, b[:, :3])
+
+
+def test_encode_boxes_refuses_swapped_corners_where_the_values_are_known():
+    import keras
+    import tensorflow as tf
+
+    anchor = np.array([[0, 0, 10, 10]], np.float32)
+    swapped = np.array([[10, 0, 0, 10]], np.float32)                     # x2 < x1: was a target of -80.6
+    with pytest.raises(ValueError, match=r"boxes has 1 box\(es\) with x2 < x1 or y2 < y1, the first "
+                                         r"\[10.0, 0.0, 0.0, 10.0\]: expected finite \(x1, y1, x2, y2\)"):
+        encode_boxes(swapped, anchor)
+    with pytest.raises(ValueError, match=r"boxes has 1 box\(es\) with x2 < x1 or y2 < y1, the first \[0.0, 8.0"):
+        encode_boxes(keras.ops.convert_to_tensor([[0.0, 8.0, 10.0, 2.0]]), anchor)   # y2 < y1, an eager tensor
+    with pytest.raises(ValueError, match=r"anchors has 1 box\(es\) with x2 < x1 or y2 < y1"):
+        encode_boxes(anchor, swapped)
+    with pytest.raises(ValueError, match=r"boxes has 1 box\(es\) with NaN or inf"):
+        encode_boxes(np.array([[0, 0, np.nan, 10]], np.float32), anchor)
+    # an empty box (x2 == x1) is still encoded, to a large finite offset
+    assert np.all(np.isfinite(encode_boxes(np.array([[5, 0, 5, 10]], np.float32), anchor)))
+    # inside compiled code the values are unknown: nothing is checked
+    compiled = tf.function(lambda b, a: encode_boxes(b, a))
+    assert compiled(tf.constant(anchor), tf.constant(anchor)).numpy().tolist() == [[0.0, 0.0, 0.0, 0.0]]

@@ -105,3 +105,24 @@ def test_operating_point_counts_by_hand():
         agreement(boxes, labels, gt_boxes, gt_labels, iou_threshold=0)
     with pytest.raises(ValueError, match="image 0: 4 boxes with 3 labels"):
         agreement(boxes, [labels[0][:3], labels[1]], gt_boxes, gt_labels)
+
+
+def test_mask_ap_counts_detections_on_an_image_without_objects_as_false_positives():
+    # image 0: one object, its mask detected exactly (score 0.5); image 1: no object (gt_masks (0, H, W)), one
+    # detection. Scoring 0.9, it comes first: a false positive at recall 0, then the hit at recall 1 with
+    # precision 1/2, so the interpolated precision is 1/2 at every recall: AP = 0.5 at every IoU threshold.
+    # Scoring 0.4, it comes after the hit: precision 1 up to recall 1, AP = 1. (This raised KeyError: 'height'.)
+    mask = np.zeros((1, 16, 16), bool)
+    mask[0, 2:8, 2:8] = True
+    gt_boxes, gt_labels = [np.array([[2, 2, 8, 8]], np.float32), np.zeros((0, 4))], [np.array([1]), np.zeros(0, int)]
+    boxes, labels = [np.array([[2, 2, 8, 8]], np.float32)] * 2, [np.array([1])] * 2
+    gt_masks = [mask, np.zeros((0, 16, 16), bool)]
+    for fp_score, expected in ((0.9, 0.5), (0.4, 1.0)):
+        scores = [np.array([0.5]), np.array([fp_score])]
+        segm = coco_map(gt_boxes, gt_labels, boxes, scores, labels, masks=[mask, mask], gt_masks=gt_masks)
+        box = coco_map(gt_boxes, gt_labels, boxes, scores, labels)
+        for out in (segm, box):
+            assert out["map50"] == pytest.approx(expected) and out["map5095"] == pytest.approx(expected)
+            assert out["ap50_per_class"] == {"class 1": pytest.approx(expected)}
+    coco = coco_ground_truth(gt_boxes, gt_labels, gt_masks=gt_masks)
+    assert coco.imgs[1] == {"id": 1, "height": 16, "width": 16}

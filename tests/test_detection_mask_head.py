@@ -65,3 +65,12 @@ def test_bad_inputs_are_named():
         paste_masks(np.ones((2, 4, 4)), np.zeros((1, 4)), (48, 48))
     with pytest.raises(ValueError, match="threshold=2"):
         paste_masks(np.ones((1, 4, 4)), np.zeros((1, 4)), (48, 48), threshold=2)
+
+
+def test_paste_masks_refuses_boxes_with_swapped_corners_or_nan():
+    with pytest.raises(ValueError, match=r"boxes has 1 box\(es\) with x2 < x1 or y2 < y1, the first "
+                                         r"\[10.0, 0.0, 2.0, 8.0\]: expected finite \(x1, y1, x2, y2\)"):
+        paste_masks(np.ones((2, 4, 4)), np.array([[0, 0, 8, 8], [10, 0, 2, 8]]), (16, 16))   # was a 1-pixel mask
+    with pytest.raises(ValueError, match=r"boxes has 1 box\(es\) with NaN or inf"):
+        paste_masks(np.ones((1, 4, 4)), np.array([[0, 0, np.nan, 8]]), (16, 16))
+    assert paste_masks(np.ones((1, 4, 4)), np.array([[3, 3, 3, 9]]), (16, 16)).sum() == 6   # x2 == x1: 1 column

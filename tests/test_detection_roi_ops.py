@@ -128,3 +128,19 @@ def test_boxes_outside_the_map_read_zeros_and_inverted_or_no_boxes_are_handled()
         roi_align(f, np.array([[[0, 0, 8, 8], [4, 0, 2, 8]]], np.float32))
     with pytest.raises(ValueError, match=r"boxes has 1 box\(es\) with NaN or inf"):
         roi_pool(f, np.array([[[0, 0, np.nan, 8]]], np.float32))
+
+
+def test_swapped_corners_are_refused_for_eager_tensors_and_in_the_layer_but_not_checked_in_compiled_code():
+    f = ramp() + 1.0
+    swapped = np.array([[[0, 0, 8, 8], [6, 0, 2, 8]]], np.float32)               # box 1: x2 < x1
+    message = r"boxes has 1 box\(es\) with x2 < x1 or y2 < y1, the first \[6.0, 0.0, 2.0, 8.0\]: expected finite"
+    for call in (lambda: roi_align(f, tf.constant(swapped)), lambda: roi_pool(f, tf.constant(swapped)),
+                 lambda: RoIAlign(2)([f, swapped]),                               # Keras makes the boxes tensors
+                 lambda: RoIPool(2)([f, swapped])):
+        with pytest.raises(ValueError, match=message):
+            call()
+    with pytest.raises(ValueError, match=r"boxes has 1 box\(es\) with NaN or inf"):
+        RoIAlign(2)([f, np.array([[[0, 0, np.nan, 8]]], np.float32)])
+    # inside a traced graph the values are unknown: the box is sampled (mirrored), as the module docstring says
+    compiled = tf.function(lambda x, b: roi_align(x, b, 2))
+    assert tuple(compiled(tf.constant(f), tf.constant(swapped)).shape) == (1, 2, 2, 2, 2)

@@ -93,3 +93,17 @@ def test_bad_proposal_arguments_are_named():
             propose(logits, deltas, ANCHORS, (128, 128), **kwargs)
     with pytest.raises(ValueError, match=r"expected \(B, A\) and \(B, A, 4\)"):
         propose(logits[:, :10], deltas, ANCHORS, (128, 128))
+
+
+def test_non_finite_logits_and_deltas_are_refused_where_their_values_are_known():
+    logits, deltas = np.zeros((1, len(ANCHORS)), np.float32), np.zeros((1, len(ANCHORS), 4), np.float32)
+    nan_logits = np.full_like(logits, np.nan)
+    with pytest.raises(ValueError, match=r"logits has 384 NaN or infinite value\(s\): expected finite objectness"):
+        propose(nan_logits, deltas, ANCHORS, (128, 128))                   # was: 0 proposals
+    bad_deltas = deltas.copy()
+    bad_deltas[0, 5, 2] = np.inf
+    with pytest.raises(ValueError, match=r"deltas has 1 NaN or infinite value\(s\): expected finite box offsets"):
+        propose(logits, keras.ops.convert_to_tensor(bad_deltas), ANCHORS, (128, 128))   # an eager tensor
+    with pytest.raises(ValueError, match=r"logits has 1 NaN"):
+        propose(keras.ops.convert_to_tensor(np.where(np.arange(len(ANCHORS)) == 7, np.nan, logits)), deltas,
+                ANCHORS, (128, 128))

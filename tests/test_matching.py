@@ -265,3 +265,50 @@ def test_sampling_gives_numpy_for_lists_and_tensors_for_tensors():
     assert isinstance(sample_balanced([1, 0, 0, -1], 2, seed=0), np.ndarray)
     out = hard_negative_mask(keras.ops.zeros(4), keras.ops.convert_to_tensor([1, 0, 0, -1]))
     assert not isinstance(out, np.ndarray) and keras.ops.convert_to_numpy(out).tolist() == [True, True, True, False]
+
+
+def test_a_real_ground_truth_box_with_swapped_corners_is_refused_not_taken_for_padding():
+    import keras
+
+    swapped = np.array([[10, 0, 0, 10]], np.float32)                      # x2 < x1, label 1: an object
+    message = (r"gt_boxes has 1 box\(es\) with x2 < x1 or y2 < y1, the first \[10.0, 0.0, 0.0, 10.0\]: expected "
+               r"finite \(x1, y1, x2, y2\) with x2 >= x1 and y2 >= y1 \(a padding row has label -1 or a box of zero")
+    for labels in (np.array([1]), None):
+        with pytest.raises(ValueError, match=message):
+            match_anchors(ANCHORS, swapped, labels)
+    with pytest.raises(ValueError, match=message):
+        match_anchors(ANCHORS, keras.ops.convert_to_tensor(swapped[None]), keras.ops.convert_to_tensor([[1]]))
+    with pytest.raises(ValueError, match=r"gt_boxes has 1 box\(es\) with NaN or inf"):
+        anchor_targets(ANCHORS, np.array([[0, 0, np.nan, 10]], np.float32), np.array([1]))
+    # padding by the convention is still padding, whatever its corners: label -1, or a box of zero area
+    gt = np.array([[0, 0, 10, 10], [10, 0, 0, 10], [5, 5, 5, 5]], np.float32)
+    assert match_anchors(ANCHORS, gt, np.array([2, -1, 3])).tolist() == [0, NEGATIVE, NEGATIVE, NEGATIVE, NEGATIVE]
+    assert match_anchors(ANCHORS, gt[[0, 2]]).tolist() == [0, NEGATIVE, NEGATIVE, NEGATIVE, NEGATIVE]
+
+
+def test_an_object_labelled_background_is_refused():
+    import keras
+
+    gt = np.array([[[0, 0, 10, 10]], [[11, 11, 19, 19]]], np.float32)
+    with pytest.raises(ValueError, match=r"gt_labels\[0\]=0 labels the box \[0.0, 0.0, 10.0, 10.0\]: expected labels "
+                                         r">= 1 for objects \(0 is background\), -1 for a padding row"):
+        anchor_targets(ANCHORS, gt[0], np.array([0]))                    # was: a positive anchor of class 0
+    with pytest.raises(ValueError, match=r"gt_labels\[1, 0\]=0 labels the box \[11.0, 11.0, 19.0, 19.0\]"):
+        anchor_targets(ANCHORS, keras.ops.convert_to_tensor(gt), keras.ops.convert_to_tensor([[2], [0]]))
+    # a padding row may hold any label: label 0 on a box of zero area is padding, as is label -1
+    gt = np.array([[0, 0, 10, 10], [3, 3, 3, 3], [-1, -1, -1, -1]], np.float32)
+    cls, _ = anchor_targets(ANCHORS, gt, np.array([2, 0, -1]))
+    assert cls.tolist() == [2, 0, 0, 0, 0]
+
+
+def test_targets_with_a_swapped_padding_row_among_the_anchors_are_unchanged():
+    # roi_heads.sample_proposals adds the ground truth, padding rows included, to the proposals: a padding
+    # row with swapped corners becomes an anchor, and must not reach encode_boxes' check
+    gt = np.array([[0, 0, 10, 10], [11, 11, 19, 19], [10, 0, 0, 10]], np.float32)
+    labels = np.array([2, 1, -1])
+    rois = np.concatenate([ANCHORS, gt])
+    cls, deltas = anchor_targets(rois, gt, labels, 0.5, 0.3)
+    assert cls.tolist() == [2, 0, 0, 1, 0, 2, 1, 0]
+    expected_cls, expected_deltas = anchor_targets(rois[:-1], gt, labels, 0.5, 0.3)
+    assert cls[:-1].tolist() == expected_cls.tolist() and np.allclose(deltas[:-1], expected_deltas)
+    assert not deltas[-1].any()

@@ -93,3 +93,27 @@ def test_bad_input_gets_a_clear_error():
 def test_combined_nms_gives_numpy_for_lists_too():
     out = combined_nms(np.zeros((1, 3, 4)).tolist(), np.zeros((1, 3, 2)).tolist(), score_threshold=-1.0)
     assert all(isinstance(v, np.ndarray) for v in out.values())
+
+
+def test_non_finite_scores_and_boxes_are_refused_not_dropped():
+    import keras
+    import tensorflow as tf
+
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    for scores in (np.array([np.nan, 0.5], np.float32), np.array([0.9, -np.inf], np.float32)):
+        for call in (nms, nms_reference):
+            with pytest.raises(ValueError, match=r"scores has 1 NaN or infinite value\(s\): expected finite scores"):
+                call(boxes, scores)                                        # nms dropped the NaN box
+        with pytest.raises(ValueError, match=r"scores has 1 NaN or infinite value\(s\)"):
+            batched_nms(boxes, scores, np.array([1, 2]))
+        with pytest.raises(ValueError, match=r"scores has 1 NaN or infinite value\(s\)"):
+            combined_nms(boxes[None], scores[None, :, None])
+    bad = np.array([[0, 0, 10, 10], [20, np.nan, 30, 30]], np.float32)
+    for call in (lambda: nms(bad, np.ones(2)), lambda: nms_reference(bad, np.ones(2)),
+                 lambda: batched_nms(bad, np.ones(2), np.array([1, 2])),
+                 lambda: combined_nms(keras.ops.convert_to_tensor(bad[None]), np.ones((1, 2, 1), np.float32))):
+        with pytest.raises(ValueError, match=r"boxes has 1 NaN or infinite value\(s\): expected finite \(x1, y1, x2"):
+            call()
+    # inside compiled code the values are unknown: not checked
+    compiled = tf.function(lambda b, s: combined_nms(b, s, score_threshold=0.1)["valid"])
+    assert compiled(tf.constant(boxes[None]), tf.constant([[[0.9], [0.8]]])).numpy().tolist() == [2]

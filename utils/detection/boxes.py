@@ -20,7 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from utils.course.checks import as_float_array, as_float_tensor, is_array_like, numpy_like, one_of, positive_float
+from utils.course.checks import (
+    as_float_array,
+    as_float_tensor,
+    concrete_array,
+    is_array_like,
+    numpy_like,
+    one_of,
+    positive_float,
+    xyxy_boxes,
+)
 
 FORMATS: tuple[str, ...] = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw",
                             "rel_xyxy", "rel_yxyx", "rel_xywh", "rel_center_xywh")
@@ -35,6 +44,28 @@ MAX_LOG_SCALE = math.log(1000.0 / 16.0)
 def as_boxes(x: object, name: str) -> Any:
     """x as a float tensor of (..., 4) boxes (float32 unless already a float tensor); see checks.as_float_tensor."""
     return as_float_tensor(x, name, last_axis=4)
+
+
+def check_box_values(boxes, name: str, padding=None, note: str | None = None) -> None:
+    """Refuse (..., 4) xyxy boxes with NaN or inf, x2 < x1 or y2 < y1 where their values are known now.
+
+    Known: NumPy input or an eager tensor (`checks.concrete_array`); inside compiled code (tf.function,
+    a model's traced step, a tf.data map) a tensor has no values yet and nothing is checked, so the check
+    costs nothing in training. padding: an optional bool array (...) of rows left out whatever their
+    corners. The error is `checks.xyxy_boxes`'s, with note (if given) added in parentheses.
+    """
+    values = concrete_array(boxes)
+    if values is None or values.size == 0:
+        return
+    rows = np.asarray(values, np.float64).reshape(-1, 4)
+    if padding is not None:
+        rows = rows[~np.asarray(padding, bool).reshape(-1)]
+    try:
+        xyxy_boxes(rows, name)
+    except ValueError as err:
+        if note is None:
+            raise
+        raise ValueError(f"{err} ({note})") from None
 
 
 def _check_format(fmt: str, name: str) -> str:
@@ -137,12 +168,15 @@ def encode_boxes(boxes, anchors, variances: Sequence[float] = BOX_VARIANCES):
 
     dx = (cx - cx_a) / w_a / v0, dy = (cy - cy_a) / h_a / v1, dw = log(w / w_a) / v2,
     dh = log(h / h_a) / v3 (Girshick et al. 2014; SSD's variances v). Sizes are clamped at 1e-6 so
-    that an empty box gives a large finite offset, not -inf.
+    that an empty box gives a large finite offset, not -inf. Boxes or anchors with x2 < x1 or y2 < y1,
+    NaN or inf are refused where their values are known (see `check_box_values`).
     """
     import keras.ops as K
 
     v = _variances(variances)
     b, a = as_boxes(boxes, "boxes"), as_boxes(anchors, "anchors")
+    check_box_values(boxes, "boxes")
+    check_box_values(anchors, "anchors")
     b_wh = K.maximum(b[..., 2:] - b[..., :2], 1e-6)
     a_wh = K.maximum(a[..., 2:] - a[..., :2], 1e-6)
     b_c, a_c = b[..., :2] + 0.5 * (b[..., 2:] - b[..., :2]), a[..., :2] + 0.5 * (a[..., 2:] - a[..., :2])

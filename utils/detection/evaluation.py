@@ -58,7 +58,8 @@ def coco_ground_truth(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.nda
 
     gt_boxes[i] (N_i, 4) xyxy pixels, gt_labels[i] (N_i,) in 1..C. An annotation's area is its box's
     (w * h), which only the small/medium/large breakdown reads. With gt_masks[i] (N_i, H, W), each
-    annotation also holds its instance mask (RLE) and its area is the mask's, for mask AP ("segm").
+    annotation also holds its instance mask (RLE) and its area is the mask's, for mask AP ("segm"); every
+    image, one without objects too (gt_masks[i] of shape (0, H, W)), then records its height and width.
     """
     from pycocotools.coco import COCO
 
@@ -79,8 +80,10 @@ def coco_ground_truth(gt_boxes: Sequence[np.ndarray], gt_labels: Sequence[np.nda
                                 "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0})
             if masks is not None:
                 annotations[-1].update(segmentation=_rle(masks[i][k]), area=float(masks[i][k].sum()))
-    images = [{"id": i} if masks is None or not len(masks[i]) else
-              {"id": i, "height": masks[i].shape[1], "width": masks[i].shape[2]} for i in range(len(boxes))]
+    # every image has its size with masks, also one without objects (gt_masks[i] (0, H, W)): pycocotools reads it
+    # for each mask annotation, a detection's on an object-free image included (a false positive there)
+    images = [{"id": i} if masks is None else
+              {"id": i, "height": int(masks[i].shape[1]), "width": int(masks[i].shape[2])} for i in range(len(boxes))]
     coco = COCO()
     coco.dataset = {"images": images, "annotations": annotations,
                     "categories": [{"id": c, "name": name} for c, name in enumerate(names, start=1)]}

@@ -17,6 +17,7 @@ import keras.ops as K
 import numpy as np
 
 from utils.course.checks import as_float_tensor, number_in, numpy_like, positive_int
+from utils.detection.boxes import check_box_values
 from utils.detection.matching import match_anchors
 from utils.detection.roi_ops import roi_align
 
@@ -74,7 +75,10 @@ def mask_loss(labels, targets, logits):
 
 def paste_masks(masks: np.ndarray, boxes: np.ndarray, image_size: tuple[int, int],
                 threshold: float = 0.5) -> np.ndarray:
-    """Full-image boolean masks (N, H, W): each m x m probability map resized bilinearly into its xyxy box."""
+    """Full-image boolean masks (N, H, W): each m x m probability map resized bilinearly into its xyxy box.
+
+    A box with x2 < x1 or y2 < y1, NaN or inf is refused (it has no place to paste into).
+    """
     from skimage.transform import resize
 
     m = np.asarray(masks, np.float32)
@@ -83,6 +87,7 @@ def paste_masks(masks: np.ndarray, boxes: np.ndarray, image_size: tuple[int, int
     threshold = number_in(threshold, "threshold", 0.0, 1.0)
     if m.ndim != 3 or len(m) != len(b):
         raise ValueError(f"masks has shape {m.shape} and boxes {b.shape}: expected (N, m, m) and (N, 4)")
+    check_box_values(b, "boxes")
     out = np.zeros((len(m), height, width), bool)
     for k, (mask, (x1, y1, x2, y2)) in enumerate(zip(m, b)):
         # the m x m grid spans the box exactly: resize it to the box, then keep the part inside the image

@@ -3,7 +3,9 @@
 Every function takes one image or a batch (leading axes) and runs on NumPy arrays (giving NumPy
 back), on tensors and inside compiled code, since it is written in `keras.ops`. Ground truth comes
 padded as `utils.data.scenes.pad_boxes` gives it: (..., M, 4) xyxy boxes and (..., M) labels, where a
-row with label -1 (or a box of zero area) is padding, not an object.
+row with label -1 (or a box of zero area: x2 == x1 or y2 == y1) is padding, not an object. Where the
+values are known (NumPy input, eager tensors), any other row whose box has x2 < x1 or y2 < y1, NaN or
+inf is refused, and so is an object labelled below 1 by `anchor_targets` (0 is background).
 
 Matching codes, as in torchvision's Matcher: a matched anchor holds the index (>= 0) of its ground
 truth, NEGATIVE (-1) marks background and IGNORE (-2) an anchor between the two thresholds, which
@@ -19,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from utils.course.checks import as_float_tensor, is_array_like, number_in, numpy_like, one_of
-from utils.detection.boxes import BOX_VARIANCES, as_boxes, encode_boxes, iou_matrix
+from utils.course.checks import as_float_tensor, concrete_array, is_array_like, number_in, numpy_like, one_of
+from utils.detection.boxes import BOX_VARIANCES, as_boxes, check_box_values, encode_boxes, iou_matrix
 
 NEGATIVE = -1
 IGNORE = -2
@@ -38,6 +40,22 @@ def _valid_gt(gt_boxes, gt_labels):
                              "per ground-truth box")
         valid = valid & (labels >= 0)
     return valid
+
+
+def _known_gt(gt_boxes, gt_labels) -> tuple[np.ndarray, np.ndarray | None, np.ndarray] | None:
+    """The ground truth's values (boxes, labels or None) and its padding rows (...) where they are known, else None.
+
+    Padding, as in the module docstring: label < 0, or a box of zero area (x2 == x1 or y2 == y1).
+    """
+    boxes = concrete_array(gt_boxes)
+    labels = None if gt_labels is None else concrete_array(gt_labels)
+    if boxes is None or (gt_labels is not None and labels is None):
+        return None
+    boxes = np.asarray(boxes, np.float64)
+    padding = (boxes[..., 2] == boxes[..., 0]) | (boxes[..., 3] == boxes[..., 1])
+    if labels is not None:
+        padding = padding | (labels < 0)
+    return boxes, labels, padding
 
 
 def _same_axes(a: tuple, b: tuple) -> bool:
@@ -109,11 +127,17 @@ def match_anchors(anchors, gt_boxes, gt_labels=None, positive_iou: float = 0.5, 
     anchors: (A, 4) xyxy shared by every image, or (..., A, 4) per image (e.g. proposals (B, P, 4));
     gt_boxes (..., M, 4) xyxy padded as in `utils.data.scenes.pad_boxes`; gt_labels (..., M) optional
     (-1 marks padding). The IoU matrix of anchors and ground truth goes to `match_iou`, which says
-    how thresholds, ignored anchors and each object's best anchor are decided.
+    how thresholds, ignored anchors and each object's best anchor are decided. A ground-truth box that
+    is not padding (see the module docstring) with x2 < x1 or y2 < y1, NaN or inf is refused where the
+    values are known (NumPy input, eager tensors; not inside compiled code).
     """
     a, g = as_boxes(anchors, "anchors"), as_boxes(gt_boxes, "gt_boxes")
     _check_anchors(a, g)
     valid = _valid_gt(g, gt_labels)  # (..., M)
+    known = _known_gt(gt_boxes, gt_labels)
+    if known is not None:
+        check_box_values(known[0], "gt_boxes", padding=known[2],
+                         note="a padding row has label -1 or a box of zero area, x2 == x1 or y2 == y1")
     matches = match_iou(iou_matrix(a, g), positive_iou, negative_iou, best_anchor_for_each_gt, valid)
     return numpy_like(matches, anchors, gt_boxes, gt_labels)
 
@@ -125,7 +149,8 @@ def anchor_targets(anchors, gt_boxes, gt_labels, positive_iou: float = 0.5, nega
     anchors: (A, 4) shared by every image or (..., A, 4) per image, as in `match_anchors`.
     The class target is the matched object's label (1..C), 0 for background and -1 for ignored
     anchors; the offsets are `encode_boxes(matched box, anchor, variances)` for matched anchors and
-    0 elsewhere. With labels all 1 this gives a region proposal network's objectness targets.
+    0 elsewhere. With labels all 1 this gives a region proposal network's objectness targets. An object
+    (a row that is not padding) labelled below 1 is refused where the values are known: 0 is background.
     """
     import keras.ops as K
 
@@ -133,6 +158,15 @@ def anchor_targets(anchors, gt_boxes, gt_labels, positive_iou: float = 0.5, nega
         raise ValueError("gt_labels=None: expected (..., M) labels, 1..C for objects and -1 for padding "
                          "(all 1 for a region proposal network)")
     matches = match_anchors(anchors, gt_boxes, gt_labels, positive_iou, negative_iou, best_anchor_for_each_gt)
+    known = _known_gt(gt_boxes, gt_labels)
+    if known is not None:
+        boxes, labels, padding = known
+        background = ~padding & ~(np.asarray(labels) >= 1)  # NaN too
+        if background.any():
+            first = tuple(int(i) for i in np.argwhere(background)[0])
+            raise ValueError(f"gt_labels[{', '.join(map(str, first))}]={np.asarray(labels)[first].item()!r} labels "
+                             f"the box {boxes[first].tolist()}: expected labels >= 1 for objects (0 is background), "
+                             "-1 for a padding row")
     a, g = as_boxes(anchors, "anchors"), as_boxes(gt_boxes, "gt_boxes")
     labels = K.cast(K.convert_to_tensor(gt_labels), "int32")
     m = K.convert_to_tensor(matches)
@@ -145,6 +179,11 @@ def anchor_targets(anchors, gt_boxes, gt_labels, positive_iou: float = 0.5, nega
     matched_labels = K.take_along_axis(labels, index, axis=-1)
     matched_boxes = K.take_along_axis(g, K.repeat(index[..., None], 4, axis=-1), axis=-2)
     cls = K.where(positive, matched_labels, K.where(m == NEGATIVE, 0, -1))
-    deltas = K.where(positive[..., None], encode_boxes(matched_boxes, a, variances), 0.0)
+    # only the positives' offsets are kept: the other rows encode a unit box against itself, so that a
+    # padding row (whatever its corners) never reaches encode_boxes' checks
+    pos = positive[..., None]
+    unit = (0.0, 0.0, 1.0, 1.0)
+    deltas = K.where(pos, encode_boxes(K.where(pos, matched_boxes, K.convert_to_tensor(unit, matched_boxes.dtype)),
+                                       K.where(pos, a, K.convert_to_tensor(unit, a.dtype)), variances), 0.0)
     return (numpy_like(K.cast(cls, "int32"), anchors, gt_boxes, gt_labels),
             numpy_like(K.cast(deltas, "float32"), anchors, gt_boxes, gt_labels))

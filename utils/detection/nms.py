@@ -4,22 +4,33 @@ Boxes are xyxy pixels as everywhere in utils. `nms_reference` is the algorithm n
 in plain NumPy; `nms`, `batched_nms` and `combined_nms` run `tf.image.non_max_suppression` and
 `tf.image.combined_non_max_suppression`, which the tests show to keep the same boxes.
 TensorFlow's kernels take (y1, x1, y2, x2); IoU does not change when x and y swap, but the boxes
-are converted anyway, so that nothing depends on that.
+are converted anyway, so that nothing depends on that. A NaN or infinite box or score is refused (the
+kernels would drop such a box without a word); `combined_nms` checks them where their values are known
+(not inside compiled code).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from utils.course.checks import number_in, numpy_like
+from utils.course.checks import concrete_array, finite_in, number_in, numpy_like
 from utils.detection.boxes import as_boxes
+
+_FINITE_BOXES = "finite (x1, y1, x2, y2) boxes"
+_FINITE_SCORES = "finite scores (a NaN score would drop its box without a word)"
+
+
+def _finite_boxes(boxes) -> np.ndarray:
+    """boxes as a float32 (N, 4) array, checked to be finite."""
+    b = np.asarray(boxes, np.float32).reshape(-1, 4) if np.size(boxes) else np.zeros((0, 4), np.float32)
+    return finite_in(b, "boxes", expected=_FINITE_BOXES)
 
 
 def _scores_for(boxes: np.ndarray, scores) -> np.ndarray:
     s = np.asarray(scores, np.float32)
     if s.shape != boxes.shape[:1]:
         raise ValueError(f"scores has shape {s.shape}: expected ({boxes.shape[0]},), one per box")
-    return s
+    return finite_in(s, "scores", expected=_FINITE_SCORES)
 
 
 def nms_reference(boxes, scores, iou_threshold: float = 0.5) -> np.ndarray:
@@ -29,7 +40,7 @@ def nms_reference(boxes, scores, iou_threshold: float = 0.5) -> np.ndarray:
     iou_threshold. Ties in score keep the lower index first, as TensorFlow does.
     """
     iou_threshold = number_in(iou_threshold, "iou_threshold", 0, 1)
-    b = np.asarray(boxes, np.float32).reshape(-1, 4) if np.size(boxes) else np.zeros((0, 4), np.float32)
+    b = _finite_boxes(boxes)
     s = _scores_for(b, scores)
     order = np.argsort(-s, kind="stable")
     areas = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
@@ -52,7 +63,7 @@ def nms(boxes, scores, iou_threshold: float = 0.5, score_threshold: float = floa
     import tensorflow as tf
 
     iou_threshold = number_in(iou_threshold, "iou_threshold", 0, 1)
-    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    b = _finite_boxes(boxes)
     s = _scores_for(b, scores)
     keep = tf.image.non_max_suppression(b[:, [1, 0, 3, 2]], s, int(max_output), iou_threshold=iou_threshold,
                                         score_threshold=score_threshold)
@@ -66,7 +77,7 @@ def batched_nms(boxes, scores, labels, iou_threshold: float = 0.5, score_thresho
     The trick of torchvision's batched_nms: shift each class's boxes by (label * a span larger than
     all the boxes), so boxes of different classes cannot overlap, and run NMS once.
     """
-    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    b = _finite_boxes(boxes)  # before the shift: a NaN would spread to every box
     lab = np.asarray(labels).reshape(-1)
     if lab.shape != b.shape[:1]:
         raise ValueError(f"labels has shape {lab.shape}: expected ({b.shape[0]},), one per box")
@@ -92,6 +103,10 @@ def combined_nms(boxes, scores, max_per_class: int = 100, max_total: int = 100, 
     iou_threshold = number_in(iou_threshold, "iou_threshold", 0, 1)
     b = as_boxes(boxes, "boxes")
     s = K.convert_to_tensor(scores)
+    for value, name, expected in ((boxes, "boxes", _FINITE_BOXES), (scores, "scores", _FINITE_SCORES)):
+        known = concrete_array(value)  # None inside compiled code
+        if known is not None:
+            finite_in(np.asarray(known, np.float64), name, expected=expected)
     given = tuple(b.shape)
     if len(b.shape) == 3:
         b = b[:, :, None, :]

@@ -21,8 +21,9 @@ compiled code, and pass gradients to the features.
 
 Edge cases, tested: a box partly or wholly outside the map reads zeros there (RoIAlign: samples
 more than one cell outside are 0, as torchvision's; RoI pooling: a bin with no cell inside is 0);
-R = 0 boxes give (B, 0, P_h, P_w, C); NumPy boxes with x2 < x1 or y2 < y1, NaN or inf are refused (inside
-compiled code values cannot be checked, and such a box samples its bins in mirrored order).
+R = 0 boxes give (B, 0, P_h, P_w, C); boxes with x2 < x1 or y2 < y1, NaN or inf are refused where their
+values are known: NumPy boxes, and eager tensors, such as the NumPy boxes a Keras layer converts before its
+call (inside compiled code values cannot be checked, and such a box samples its bins in mirrored order).
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ import math
 
 import keras
 import keras.ops as K
-import numpy as np
 
-from utils.course.checks import as_float_tensor, is_array_like, numpy_like, positive_float, positive_int, xyxy_boxes
+from utils.course.checks import as_float_tensor, numpy_like, positive_float, positive_int
+from utils.detection.boxes import check_box_values
 
 
 def _inputs(features, boxes, output_size, spatial_scale):
@@ -46,8 +47,7 @@ def _inputs(features, boxes, output_size, spatial_scale):
         raise ValueError(f"boxes has shape {tuple(b.shape)}: expected (B, R, 4), R boxes per image")
     if f.shape[0] is not None and b.shape[0] is not None and f.shape[0] != b.shape[0]:
         raise ValueError(f"features hold {f.shape[0]} images and boxes {b.shape[0]}: expected one box set per image")
-    if is_array_like(boxes):  # values known here (inside compiled code they are not: see the module docstring)
-        xyxy_boxes(np.asarray(boxes, np.float32).reshape(-1, 4), "boxes")
+    check_box_values(boxes, "boxes")  # where the values are known (not inside compiled code: see the module docstring)
     b = K.cast(b, f.dtype)  # positions and interpolation weights in the features' precision
     size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
     if len(size) != 2:

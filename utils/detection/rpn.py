@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 import keras
 import keras.ops as K
+import numpy as np
 
-from utils.course.checks import as_float_tensor, number_in, numpy_like, positive_int
+from utils.course.checks import as_float_tensor, concrete_array, finite_in, number_in, numpy_like, positive_int
 from utils.detection.boxes import BOX_VARIANCES, clip_boxes, decode_boxes
 from utils.detection.matching import anchor_targets
 from utils.detection.nms import combined_nms
@@ -45,7 +46,9 @@ def propose(logits, deltas, anchors, image_size: tuple[int, int], pre_nms_top_n:
 
     Per image: decode every anchor's offsets, clip to the image, give boxes thinner than min_size
     pixels no chance, keep the pre_nms_top_n highest objectness, suppress overlaps above nms_iou,
-    keep the post_nms_top_n best. Rows past valid[i] are padding (score 0, box zero).
+    keep the post_nms_top_n best. Rows past valid[i] are padding (score 0, box zero). NaN or infinite
+    logits or deltas are refused where their values are known (NumPy input, eager tensors; not inside
+    compiled code): a NaN score would silently lose its anchor.
     """
     height, width = image_size
     pre_n, post_n = positive_int(pre_nms_top_n, "pre_nms_top_n"), positive_int(post_nms_top_n, "post_nms_top_n")
@@ -57,6 +60,10 @@ def propose(logits, deltas, anchors, image_size: tuple[int, int], pre_nms_top_n:
     if len(scores.shape) != 2 or tuple(boxes.shape[:2]) != tuple(scores.shape):
         raise ValueError(f"logits has shape {tuple(scores.shape)} and deltas {tuple(boxes.shape[:-1]) + (4,)}: "
                          "expected (B, A) and (B, A, 4)")
+    for value, name, what in ((logits, "logits", "objectness logits"), (deltas, "deltas", "box offsets")):
+        known = concrete_array(value)  # None inside compiled code
+        if known is not None:
+            finite_in(np.asarray(known, np.float64), name, expected=f"finite {what}")
     wide_enough = (boxes[..., 2] - boxes[..., 0] >= min_size) & (boxes[..., 3] - boxes[..., 1] >= min_size)
     scores = K.where(wide_enough, scores, 0.0)
     k = min(pre_n, int(scores.shape[1])) if scores.shape[1] is not None else pre_n
