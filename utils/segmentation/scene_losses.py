@@ -199,7 +199,7 @@ def class_scores(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
     """Held-out scores of class probabilities (n, H, W, C) against label maps (n, H, W): the mean IoU and each
     class's IoU over all pixels (`utils.segmentation.metrics`), and each scene's mean IoU over the classes present
     in its truth or its prediction."""
-    from utils.segmentation.metrics import mean_iou, per_class_iou
+    from utils.segmentation.metrics import confusion_matrix, iou_from_confusion, mean_iou, per_class_iou
 
     labels, probs = np.asarray(labels), np.asarray(probs)
     if probs.ndim != 4 or labels.shape != probs.shape[:3]:
@@ -207,11 +207,9 @@ def class_scores(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
                          "(n, H, W)")
     n_classes = probs.shape[-1]
     predicted = probs.argmax(axis=-1)
-    scene_miou = []
-    for t, p in zip(labels, predicted):
-        cm = np.bincount(n_classes * t.ravel() + p.ravel(), minlength=n_classes**2).reshape(n_classes, n_classes)
-        union = cm.sum(axis=0) + cm.sum(axis=1) - np.diag(cm)
-        scene_miou.append(float(np.mean(np.diag(cm)[union > 0] / union[union > 0])))
+    # a class absent from both a scene's truth and its prediction has IoU NaN there: left out
+    scene_miou = [float(np.nanmean(iou_from_confusion(confusion_matrix(t, p, n_classes))))
+                  for t, p in zip(labels, predicted)]
     return {"miou": mean_iou(labels, predicted, n_classes),
             "iou": [float(v) for v in per_class_iou(labels, predicted, n_classes)], "scene_miou": scene_miou}
 
