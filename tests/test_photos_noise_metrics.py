@@ -83,6 +83,18 @@ def test_psnr_of_known_error():
     assert psnr(ref, ref + 0.1) == pytest.approx(20.0, abs=1e-4)  # MSE 0.01 -> 20 dB
 
 
+def test_psnr_of_an_unclipped_signal_is_not_clipped_unless_asked():
+    rng = np.random.default_rng(3)
+    ref = rng.uniform(0.0, 1.0, (32, 32))
+    noisy = add_gaussian_noise(ref, 50, rng=rng, clip=False)     # about 16 % of the values leave [0, 1]
+    by_hand = 10 * np.log10(1.0 / np.mean((noisy - ref) ** 2))
+    assert psnr(ref, noisy, clip=False) == pytest.approx(by_hand, abs=1e-4)
+    assert psnr(ref, noisy) > by_hand + 0.3                       # clipping hides part of the noise
+    assert psnr(ref, np.clip(noisy, 0, 1), clip=False) == pytest.approx(psnr(ref, noisy))
+    with pytest.raises(ValueError, match="clip='no'"):
+        psnr(ref, noisy, clip="no")
+
+
 def test_metrics_reject_mismatched_shapes():
     with pytest.raises(ValueError, match="expected the same shape"):
         psnr(np.zeros((8, 8)), np.zeros((8, 9)))

@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.course.checks import as_image_array, not_empty
+from utils.course.checks import as_image_array, not_empty, one_of
 from utils.denoising.classical import noisy_image
 
 # structural_similarity's default window is 7x7: a smaller image has no window to average over
 SSIM_WINDOW = 7
 
 
-def _pair(reference: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pair(reference: np.ndarray, image: np.ndarray, clip: bool = True) -> tuple[np.ndarray, np.ndarray]:
     ref = as_image_array(reference, "reference", (2, 3))
     not_empty(ref, "reference", note="expected an image of at least one pixel")
     img = noisy_image(image, "image", (2, 3))   # a denoiser's output may leave [0, 1] a little: clipped below
     if ref.shape != img.shape:
         raise ValueError(f"image has shape {img.shape} but reference has {ref.shape}: expected the same shape")
-    return ref, np.clip(img, 0.0, 1.0)
+    return ref, np.clip(img, 0.0, 1.0) if clip else img
 
 
-def psnr(reference: np.ndarray, image: np.ndarray) -> float:
-    """PSNR in dB of image against reference (both in [0, 1]; image is clipped to [0, 1] first, 0-255 refused)."""
+def psnr(reference: np.ndarray, image: np.ndarray, clip: bool = True) -> float:
+    """PSNR in dB of image against reference (both in [0, 1], 0-255 refused), peak 1.
+
+    clip=True clips the image to [0, 1] first: the score of an image as it would be displayed or saved.
+    clip=False scores the values as they are, as the field does for a signal that is not clipped (an
+    unclipped noisy input, or a denoiser's raw output on it): clipping would hide part of its error.
+    """
     from skimage.metrics import peak_signal_noise_ratio
 
-    ref, img = _pair(reference, image)
+    one_of(clip, "clip", (True, False))
+    ref, img = _pair(reference, image, clip)
     return float(peak_signal_noise_ratio(ref, img, data_range=1.0))
 
 
