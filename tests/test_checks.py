@@ -266,6 +266,18 @@ def test_concrete_array_is_none_inside_a_traced_function():
     assert seen == [None]
 
 
+def test_finite_where_known_refuses_nan_in_numpy_and_eager_values_but_not_in_traced_ones():
+    import tensorflow as tf
+
+    from utils.course.checks import finite_where_known
+
+    finite_where_known([1.0, 2.0], "scores", expected="finite scores")
+    for bad in (np.array([1.0, np.nan]), tf.constant([np.inf])):
+        with pytest.raises(ValueError, match="scores has 1 NaN or infinite value\\(s\\): expected finite scores"):
+            finite_where_known(bad, "scores", expected="finite scores")
+    tf.function(lambda x: finite_where_known(x, "scores", expected="finite") or x)(tf.constant([np.nan]))
+
+
 @pytest.mark.parametrize("value", [-2, 1.5, True, "0", None])
 def test_int_at_least_refuses(value):
     from utils.course.checks import int_at_least

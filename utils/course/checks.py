@@ -249,6 +249,13 @@ def concrete_array(x: object) -> np.ndarray | None:
         return None
 
 
+def finite_where_known(x: object, name: str, *, expected: str) -> None:
+    """Refuse NaN or inf in x where its values are known now (`concrete_array`); inside compiled code, nothing."""
+    known = concrete_array(x)
+    if known is not None:
+        finite_in(np.asarray(known, np.float64), name, expected=expected)
+
+
 def _check_last_axis(shape: tuple, name: str, last_axis: int | None) -> None:
     if last_axis is not None and (len(shape) < 1 or (shape[-1] is not None and shape[-1] != last_axis)):
         raise ValueError(f"{name} has shape {shape}: expected (..., {last_axis})")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.course.checks import concrete_array, finite_in, number_in, numpy_like
+from utils.course.checks import finite_in, finite_where_known, number_in, numpy_like
 from utils.detection.boxes import as_boxes
 
 _FINITE_BOXES = "finite (x1, y1, x2, y2) boxes"
@@ -103,10 +103,8 @@ def combined_nms(boxes, scores, max_per_class: int = 100, max_total: int = 100, 
     iou_threshold = number_in(iou_threshold, "iou_threshold", 0, 1)
     b = as_boxes(boxes, "boxes")
     s = K.convert_to_tensor(scores)
-    for value, name, expected in ((boxes, "boxes", _FINITE_BOXES), (scores, "scores", _FINITE_SCORES)):
-        known = concrete_array(value)  # None inside compiled code
-        if known is not None:
-            finite_in(np.asarray(known, np.float64), name, expected=expected)
+    finite_where_known(boxes, "boxes", expected=_FINITE_BOXES)
+    finite_where_known(scores, "scores", expected=_FINITE_SCORES)
     given = tuple(b.shape)
     if len(b.shape) == 3:
         b = b[:, :, None, :]

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 
 import keras
 import keras.ops as K
-import numpy as np
 
-from utils.course.checks import as_float_tensor, concrete_array, finite_in, number_in, numpy_like, positive_int
+from utils.course.checks import as_float_tensor, finite_where_known, number_in, numpy_like, positive_int
 from utils.detection.boxes import BOX_VARIANCES, clip_boxes, decode_boxes
 from utils.detection.matching import anchor_targets
 from utils.detection.nms import combined_nms
@@ -60,10 +59,8 @@ def propose(logits, deltas, anchors, image_size: tuple[int, int], pre_nms_top_n:
     if len(scores.shape) != 2 or tuple(boxes.shape[:2]) != tuple(scores.shape):
         raise ValueError(f"logits has shape {tuple(scores.shape)} and deltas {tuple(boxes.shape[:-1]) + (4,)}: "
                          "expected (B, A) and (B, A, 4)")
-    for value, name, what in ((logits, "logits", "objectness logits"), (deltas, "deltas", "box offsets")):
-        known = concrete_array(value)  # None inside compiled code
-        if known is not None:
-            finite_in(np.asarray(known, np.float64), name, expected=f"finite {what}")
+    finite_where_known(logits, "logits", expected="finite objectness logits")
+    finite_where_known(deltas, "deltas", expected="finite box offsets")
     wide_enough = (boxes[..., 2] - boxes[..., 0] >= min_size) & (boxes[..., 3] - boxes[..., 1] >= min_size)
     scores = K.where(wide_enough, scores, 0.0)
     k = min(pre_n, int(scores.shape[1])) if scores.shape[1] is not None else pre_n
