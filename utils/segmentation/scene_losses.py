@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from utils.course.checks import one_of
 from utils.course.cli import recorded_command
 from utils.nn.distribution import DISTRIBUTIONS
 
@@ -90,8 +91,6 @@ def runs_dir(study: str) -> Path:
 
 def run_name(loss: str, seed: int) -> str:
     """The file name of a run, without its suffix: LOSS_seedK."""
-    from utils.course.checks import one_of
-
     one_of(loss, "loss", LOSSES)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed={seed!r}: expected a non-negative integer")
@@ -146,8 +145,7 @@ def make_loss(loss: str, study: Study, train_fg: float):
         "dice_ce": lambda: DiceCrossEntropyLoss(per_image=study.per_image),
         "focal": lambda: FocalLoss(alpha=0.25, gamma=2.0),
     }
-    run_name(loss, 0)  # refuses an unknown loss
-    return made[loss]()
+    return made[one_of(loss, "loss", LOSSES)]()
 
 
 def balanced_weights(fg_fraction: float) -> list[float]:
