@@ -26,6 +26,19 @@ def test_lecture_autoencoder_matches_the_lecture():
                      "UpSampling2D", "BatchNormalization", "Conv2D"]
 
 
+def test_the_slides_dropouts_follow_each_batch_normalization():
+    # the slide's four commented lines `# x = Dropout(0.25)(x)` come right after a BatchNormalization
+    kinds = [type(layer).__name__ for layer in lecture_autoencoder(dropout=0.25).layers[1:]]
+    after_bn = [kinds[i + 1] for i, k in enumerate(kinds) if k == "BatchNormalization"]
+    assert after_bn == ["Dropout"] * 4 and kinds.count("Dropout") == 4
+    dropped = lecture_autoencoder(dropout=0.25)
+    assert dropped.count_params() == 19_779 and dropped.get_layer(index=4).rate == 0.25
+    plain = lecture_autoencoder(batch_norm=False)
+    assert "BatchNormalization" not in {type(layer).__name__ for layer in plain.layers}
+    assert plain.count_params() == 19_779 - 4 * (16 + 32 + 32 + 16)     # 4 numbers per channel per BN
+
+
+
 def test_dncnn_parameter_count_matches_the_formula():
     depth, c = 17, 64
     # first conv (+bias), D-2 middle convs without bias + BN (4 per channel), last conv (+bias)

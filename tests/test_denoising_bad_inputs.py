@@ -33,6 +33,16 @@ def test_lecture_autoencoder_refuses_sizes_its_poolings_do_not_divide(shape, mat
         lecture_autoencoder(shape)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    ({"dropout": 1.0}, r"dropout=1.0: expected a number in \[0, 1\)"),
+    ({"dropout": -0.1}, "dropout=-0.1"),
+    ({"batch_norm": "yes"}, "batch_norm='yes'"),
+])
+def test_lecture_autoencoder_refuses_bad_variants(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lecture_autoencoder(**kwargs)
+
+
 def test_lecture_autoencoder_takes_multiples_of_4_and_unknown_sides():
     assert lecture_autoencoder((28, 36, 3)).output_shape == (None, 28, 36, 3)
     assert lecture_autoencoder([None, None, 3]).output_shape == (None, None, None, 3)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from utils.course.checks import divisible_sides, int_at_least, one_of, positive_int
+from utils.course.checks import divisible_sides, int_at_least, number_in, one_of, positive_int
 from utils.denoising.classical import noise_sigma, noisy_image
 from utils.nn.blocks import conv_bn_act
 
@@ -16,31 +16,37 @@ if TYPE_CHECKING:
     import keras
 
 
-def lecture_autoencoder(input_shape: tuple = (32, 32, 3)) -> keras.Model:
+def lecture_autoencoder(input_shape: tuple = (32, 32, 3), dropout: float = 0.0,
+                        batch_norm: bool = True) -> keras.Model:
     """The lecture's denoising autoencoder, layer for layer (use input_shape=(None, None, 3) for whole images).
 
     Its two 2x2 poolings and two 2x upsamplings return an image of the input's size only when the
     sides are multiples of 4: any other fixed size is refused (`denoise_image` pads whole images).
+    dropout > 0 uncomments the slide's four `# x = Dropout(0.25)(x)` lines, each right after a batch
+    normalization as on the slide; batch_norm=False removes the four batch normalizations.
     """
     import keras
     from keras import layers
 
     input_shape = divisible_sides(input_shape, "input_shape", 4, by="4, its two 2x2 poolings",
                                   why="so that the output has the input's size")
+    dropout = number_in(dropout, "dropout", 0.0, 1.0, high_open=True, note="the fraction of features dropped")
+    one_of(batch_norm, "batch_norm", (True, False))
+
+    def normalize(x):  # the slide's BatchNormalization(), then its commented-out Dropout(0.25)
+        x = layers.BatchNormalization()(x) if batch_norm else x
+        return layers.Dropout(dropout)(x) if dropout else x
+
     x_in = keras.Input(shape=input_shape)
     x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x_in)
-    x = layers.MaxPooling2D((2, 2), padding="same")(x)
-    x = layers.BatchNormalization()(x)
+    x = normalize(layers.MaxPool2D((2, 2), padding="same")(x))
     x = layers.Conv2D(32, (3, 3), activation="relu", padding="same")(x)
-    encoded = layers.MaxPooling2D((2, 2), padding="same", name="encoded_layer")(x)
-    x = layers.BatchNormalization()(encoded)
+    encoded = layers.MaxPool2D((2, 2), padding="same", name="encoded_layer")(x)
+    x = normalize(encoded)
     x = layers.Conv2D(32, (3, 3), activation="relu", padding="same")(x)
-    x = layers.UpSampling2D((2, 2))(x)
-    x = layers.BatchNormalization()(x)
+    x = normalize(layers.UpSampling2D((2, 2))(x))
     x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x)
-    x = layers.UpSampling2D((2, 2))(x)
-    # x = layers.Dropout(0.25)(x)   # the lecture leaves this commented out: an exercise in 01
-    x = layers.BatchNormalization()(x)
+    x = normalize(layers.UpSampling2D((2, 2))(x))
     decoded = layers.Conv2D(3, (3, 3), activation="sigmoid", padding="same")(x)
     return keras.Model(x_in, decoded, name="lecture_autoencoder")
 
