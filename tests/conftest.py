@@ -11,6 +11,7 @@ makes it, which is stricter than the same cells run one at a time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import defaultdict
 
@@ -20,6 +21,15 @@ QUICK_BUDGET_S = 300.0               # all notebooks in quick mode: normalized c
 QUICK_BUDGET_PER_NOTEBOOK_S = 25.0
 UNIT_BUDGET_S = 180.0
 NOISE = 0.25                         # the run fails only past the budget by more than this fraction
+
+
+@contextlib.contextmanager
+def own_course_root(tmp_path_factory):
+    """A fresh course root (COURSE_ROOT) for a module's fixture: what it trains and saves stays there."""
+    root = tmp_path_factory.mktemp("course")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COURSE_ROOT", str(root))
+        yield root
 
 
 def _measure() -> float | None:

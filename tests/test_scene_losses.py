@@ -1,10 +1,12 @@
-"""Notebook 06's offline runs (`python -m utils.train scene_losses`): one tiny study, its records and resuming."""
+"""Notebook 06's offline runs (`python -m utils.train scene_losses`): one tiny study, its records and resuming (the
+loop every study shares, utils.course.studies.train_study)."""
 
 import json
 
 import numpy as np
 import pytest
 
+from tests.conftest import own_course_root
 from utils.segmentation.scene_losses import (
     FOCAL_PRIOR,
     Study,
@@ -28,9 +30,7 @@ TINY = ["scene_losses", "--study", "tiny", "--losses", "ce", "focal", "--seeds",
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
     """One tiny study of two losses, run once in a course root of its own."""
-    root = tmp_path_factory.mktemp("course")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COURSE_ROOT", str(root))
+    with own_course_root(tmp_path_factory) as root:
         main(TINY)
         yield root
 

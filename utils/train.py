@@ -2,8 +2,9 @@
 
 dncnn and autoencoder train in `utils.denoising.training`, faster_rcnn and mask_rcnn in
 `utils.detection.training`, tracknet and frame_rcnn in `utils.tracking.training`, the volumetric
-models of notebooks 07 and 08 in `utils.segmentation.training`, notebook 06's runs (scene_losses) in
-`utils.segmentation.scene_losses`; this file keeps the commands
+models of notebooks 07 and 08 in `utils.segmentation.training`; the offline studies of several seeds
+train in `utils.segmentation.scene_losses` (scene_losses: notebooks 05 and 06) and
+`utils.denoising.autoencoder_runs` (autoencoder_runs: notebook 01). This file keeps the commands
 recorded in the checkpoints' provenance working.
 """
 
@@ -30,6 +31,10 @@ def main(argv: list[str] | None = None) -> None:
         from utils.segmentation.scene_losses import main as train_scene_losses
 
         train_scene_losses(argv)
+    elif argv and argv[0] == "autoencoder_runs":
+        from utils.denoising.autoencoder_runs import main as train_autoencoder_runs
+
+        train_autoencoder_runs(argv)
     elif argv and argv[0] in VOLUMETRIC:
         from utils.segmentation.training import main as train_volumetric
 

@@ -1,4 +1,5 @@
-"""Where the course's folders are: the repository root, data/, results/ and a scratch folder."""
+"""Where the course's folders are: the repository root, data/ (weights, offline runs), results/ and a scratch
+folder."""
 
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ def repo_root() -> Path:
 def weights_dir() -> Path:
     """data/weights: the shipped checkpoints and their provenance files."""
     return repo_root() / "data" / "weights"
+
+
+def runs_dir(study: str) -> Path:
+    """data/runs/STUDY: the weights and provenance of one offline study's runs (several seeds, several arms)."""
+    if not isinstance(study, str) or not study.replace("_", "").isalnum() or not study.islower():
+        raise ValueError(f"study={study!r}: expected a lower-case name of letters, digits and _ (a folder name)")
+    return repo_root() / "data" / "runs" / study
 
 
 def scratch_dir() -> Path:

@@ -23,15 +23,14 @@ layer's bias initialized to the prior π = 0.01).
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from utils.course.checks import one_of
-from utils.course.cli import recorded_command
+from utils.course.paths import runs_dir
+from utils.course.studies import train_study
 from utils.nn.distribution import DISTRIBUTIONS
 
 LOSSES = ("ce", "weighted_ce", "soft_dice", "fg_bg_dice", "dice_ce", "focal")
@@ -78,15 +77,6 @@ class Study:
 def study_from_record(config: dict[str, Any]) -> Study:
     """The Study a run recorded (lists back to tuples; fields added since then take their defaults)."""
     return Study(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
-
-
-def runs_dir(study: str) -> Path:
-    """data/runs/STUDY: the weights and provenance of one study's runs."""
-    from utils.course.paths import repo_root
-
-    if not isinstance(study, str) or not study.replace("_", "").isalnum() or not study.islower():
-        raise ValueError(f"study={study!r}: expected a lower-case name of letters, digits and _ (a folder name)")
-    return repo_root() / "data" / "runs" / study
 
 
 def run_name(loss: str, seed: int) -> str:
@@ -315,44 +305,19 @@ def main(argv: list[str] | None = None) -> None:
                   batch_norm=args.batch_norm, per_image=not args.per_batch, learning_rate=args.lr,
                   n_classes=args.classes, skip=not args.no_skip, upsampling=args.upsampling,
                   min_visible=args.min_visible)
-    directory = runs_dir(args.study)
-    todo = [(loss, seed) for seed in args.seeds for loss in args.losses]
-    done = [run_name(*r) for r in todo if (directory / f"{run_name(*r)}.json").exists()]
-    if done and not args.resume:
-        parser.error(f"{directory} already holds {', '.join(done)}: add --resume to skip them, or choose --study")
-    command = recorded_command(argv)
+    runs = {run_name(loss, seed): (loss, seed) for seed in args.seeds for loss in args.losses}
+    drawn: list = []                         # the scenes, drawn once, when the first run needs them
 
-    from utils.course.session import device_description, quiet_tensorflow
+    def train_one(name: str):
+        if not drawn:
+            drawn.extend(scenes(study))
+        return train_run(study, *runs[name], *drawn)
 
-    quiet_tensorflow()
-    import keras
-
-    from utils.nn.distribution import description, use_distribution
-
-    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
-
-    from utils.course.checkpoints import read_provenance, save_checkpoint
-    from utils.course.speed import cpu_gflops
-
-    for name in done:
-        saved = read_provenance(name, directory)
-        if study_from_record(saved["study"]) != study:
-            parser.error(f"{directory / name}.json was trained with {saved['study']}, not {study.as_record()}: "
-                         "expected the same configuration to resume, or another --study")
-    train, test = scenes(study)
-    speed = round(cpu_gflops(), 1)
-    for loss, seed in todo:
-        name = run_name(loss, seed)
-        if name in done:
-            print(f"{name}: done, skipped", flush=True)
-            continue
-        t0 = time.time()
-        net, record = train_run(study, loss, seed, train, test)
-        record.update({"command": command, "study": study.as_record(), "epochs_planned": study.epochs,
-                       "wall_s": round(time.time() - t0, 1), "device": device_description(),
-                       "backend": keras.backend.backend(), "keras": keras.__version__, "cpu_gflops": speed,
-                       "distribution": distribution})
-        save_checkpoint(net, name, BUILDER, study.builder_kwargs(), record, directory)
+    def summary(name: str, record: dict[str, Any]) -> str:
         key = "miou" if study.n_classes > 1 else "dice"
-        print(f"{name}: {record['epochs']} epochs in {record['seconds']:.0f} s; held-out {key} per epoch "
-              + " ".join(f"{d:.2f}" for d in record["history"][key]), flush=True)
+        return (f"{name}: {record['epochs']} epochs in {record['seconds']:.0f} s; held-out {key} per epoch "
+                + " ".join(f"{d:.2f}" for d in record["history"][key]))
+
+    train_study(parser, args, argv, study, list(runs), train_one, builder=BUILDER,
+                builder_kwargs=lambda name: study.builder_kwargs(),
+                same_study=lambda saved: study_from_record(saved) == study, summary=summary)

@@ -1,0 +1,67 @@
+"""The loop every offline study shares: each run (an arm and a training seed) trained to its end and saved.
+
+A study (`python -m utils.train scene_losses | autoencoder_runs`) trains several runs that share one
+configuration, and saves each as `data/runs/STUDY/NAME.weights.h5` beside its provenance `NAME.json`:
+what the run recorded, plus the command, the configuration, the planned epochs, wall time, device,
+backend, machine speed and distribution. Runs already saved are refused unless `--resume`, which skips
+them, and only when they were trained with the same configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def train_study(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None, study: Any,
+                names: list[str], train_one: Callable[[str], tuple[Any, dict[str, Any]]], *, builder: str,
+                builder_kwargs: Callable[[str], dict[str, Any]], same_study: Callable[[dict[str, Any]], bool],
+                summary: Callable[[str, dict[str, Any]], str]) -> None:
+    """Train and save every run of `names` not saved yet in data/runs/<args.study>.
+
+    study: the configuration (a dataclass with `epochs` and `as_record()`); train_one(name): the trained
+    model and its record; builder_kwargs(name): the builder's arguments saved with it; same_study(record's
+    "study"): whether a saved run shares this configuration; summary(name, record): the line printed after it.
+    args needs `study`, `resume` and `distribution`.
+    """
+    from utils.course.cli import recorded_command
+    from utils.course.paths import runs_dir
+
+    directory = runs_dir(args.study)
+    done = [name for name in names if (directory / f"{name}.json").exists()]
+    if done and not args.resume:
+        parser.error(f"{directory} already holds {', '.join(done)}: add --resume to skip them, or choose --study")
+    command = recorded_command(argv)
+
+    from utils.course.session import device_description, quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    from utils.nn.distribution import description, use_distribution
+
+    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
+
+    from utils.course.checkpoints import read_provenance, save_checkpoint
+    from utils.course.speed import cpu_gflops
+
+    for name in done:
+        saved = read_provenance(name, directory)
+        if not same_study(saved["study"]):
+            parser.error(f"{directory / name}.json was trained with {saved['study']}, not {study.as_record()}: "
+                         "expected the same configuration to resume, or another --study")
+    speed = round(cpu_gflops(), 1)
+    for name in names:
+        if name in done:
+            print(f"{name}: done, skipped", flush=True)
+            continue
+        t0 = time.time()
+        net, record = train_one(name)
+        record.update({"command": command, "study": study.as_record(), "epochs_planned": study.epochs,
+                       "wall_s": round(time.time() - t0, 1), "device": device_description(),
+                       "backend": keras.backend.backend(), "keras": keras.__version__, "cpu_gflops": speed,
+                       "distribution": distribution})
+        save_checkpoint(net, name, builder, builder_kwargs(name), record, directory)
+        print(summary(name, record), flush=True)
