@@ -53,6 +53,19 @@ def test_residual_dncnn_starts_as_the_identity():
     assert dncnn(4, 8, residual=False).get_layer("clean") is not None
 
 
+def test_dncnn_variants_change_one_thing():
+    c = 8
+    no_bn = dncnn(4, c, batch_norm=False)
+    assert "BatchNormalization" not in {type(layer).__name__ for layer in no_bn.layers}
+    # each of the 2 middle layers trades its batch normalization (4 per channel) for biases (1 per channel)
+    assert no_bn.count_params() == dncnn(4, c).count_params() - 2 * 3 * c
+    x = np.random.default_rng(0).random((1, 16, 16, 1)).astype(np.float32)
+    random_last = dncnn(4, c, last_init="glorot_uniform")
+    assert np.abs(random_last.get_layer("noise").get_weights()[0]).max() > 0
+    assert np.abs(random_last.predict(x, verbose=0) - x).max() > 1e-3      # no longer the identity at the start
+    assert np.abs(dncnn(4, c, residual=False).predict(x, verbose=0)).max() == 0.0   # zeros: a black image
+
+
 def test_dncnn_rejects_bad_sizes():
     with pytest.raises(ValueError, match="depth=2"):
         dncnn(2, 8)

@@ -54,6 +54,8 @@ def test_lecture_autoencoder_takes_multiples_of_4_and_unknown_sides():
     ({"channels": 0}, "channels=0: expected a positive integer"),
     ({"image_channels": 0}, "image_channels=0: expected a positive integer"),
     ({"residual": "yes"}, "residual='yes': expected one of True, False"),
+    ({"batch_norm": 1}, "batch_norm=1: expected one of True, False"),
+    ({"last_init": "he_normal"}, "last_init='he_normal': expected one of 'zeros', 'glorot_uniform'"),
 ])
 def test_dncnn_refuses_bad_sizes_and_flags(kwargs, match):
     with pytest.raises(ValueError, match=match):

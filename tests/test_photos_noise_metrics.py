@@ -3,7 +3,7 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from utils.data.noise import add_blind_noise, add_gaussian_noise
-from utils.data.photos import EXTRA_TRAIN_PHOTOS, PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS, load_photo
+from utils.data.photos import EXTRA_TRAIN_PHOTOS, PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS, held_out_items, load_photo
 from utils.denoising.quality import psnr, ssim
 
 
@@ -29,6 +29,21 @@ def test_unknown_photo_and_colour_are_named():
         load_photo("camera", "cmyk")
     with pytest.raises(ValueError, match="name=None: expected one of 'camera'"):
         load_photo(None)
+
+
+def test_held_out_items_are_every_test_photo_at_every_noise_draw():
+    labels, clean, noisy = held_out_items(25, 2, "rgb")
+    assert labels == ["camera, noise 0", "astronaut, noise 0", "coffee, noise 0",
+                      "camera, noise 1", "astronaut, noise 1", "coffee, noise 1"]
+    np.testing.assert_array_equal(clean[0], clean[3])
+    assert clean[0].shape[-1] == 3 and not np.array_equal(noisy[0], noisy[3])    # another draw, same photo
+    np.testing.assert_array_equal(held_out_items(25, 2, "rgb")[2][4], noisy[4])  # the same draw every time
+    _, _, unclipped = held_out_items(25, 1, "rgb", clip=False)
+    assert unclipped[1].min() < 0 and np.array_equal(np.clip(unclipped[1], 0, 1), noisy[1])   # the same noise
+    with pytest.raises(ValueError, match="clip='no'"):
+        held_out_items(25, 1, clip="no")
+    with pytest.raises(ValueError, match="noise_seeds=-1"):
+        held_out_items(25, -1)
 
 
 def test_noise_has_the_requested_sigma_on_the_255_scale():

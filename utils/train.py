@@ -3,9 +3,9 @@
 dncnn and autoencoder train in `utils.denoising.training`, faster_rcnn and mask_rcnn in
 `utils.detection.training`, tracknet and frame_rcnn in `utils.tracking.training`, the volumetric
 models of notebooks 07 and 08 in `utils.segmentation.training`; the offline studies of several seeds
-train in `utils.segmentation.scene_losses` (scene_losses: notebooks 05 and 06) and
-`utils.denoising.autoencoder_runs` (autoencoder_runs: notebook 01). This file keeps the commands
-recorded in the checkpoints' provenance working.
+train in `utils.segmentation.scene_losses` (scene_losses: notebooks 05 and 06),
+`utils.denoising.autoencoder_runs` (autoencoder_runs: notebook 01) and `utils.denoising.dncnn_runs`
+(dncnn_runs: notebook 02). This file keeps the commands recorded in the checkpoints' provenance working.
 """
 
 import sys
@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> None:
         from utils.denoising.autoencoder_runs import main as train_autoencoder_runs
 
         train_autoencoder_runs(argv)
+    elif argv and argv[0] == "dncnn_runs":
+        from utils.denoising.dncnn_runs import main as train_dncnn_runs
+
+        train_dncnn_runs(argv)
     elif argv and argv[0] in VOLUMETRIC:
         from utils.segmentation.training import main as train_volumetric
 

@@ -58,3 +58,27 @@ def load_photo(name: str, color: Literal["gray", "rgb"] = "gray") -> np.ndarray:
 def load_photos(names: tuple[str, ...] | list[str], color: Literal["gray", "rgb"] = "gray") -> dict[str, np.ndarray]:
     """Several photos by name, in order, as a dict name -> image."""
     return {name: load_photo(name, color) for name in names}
+
+
+def held_out_items(sigma: float, noise_seeds: int = 3, color: Literal["gray", "rgb"] = "gray",
+                   clip: bool = True) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """The held-out test items at one noise level: every test photo with `noise_seeds` draws of Gaussian noise.
+
+    Returns (labels 'photo, noise k', clean images, noisy images), draw by draw and photo by photo. Draw k of
+    photo i comes from the seed 1000 sigma + 10 k + i, clipped to [0, 1] or not: the clipped and unclipped
+    items of one draw share their noise, so the two protocols are paired too.
+    """
+    from utils.course.checks import non_negative_int
+    from utils.data.noise import add_gaussian_noise
+    from utils.denoising.classical import noise_sigma
+
+    sigma, noise_seeds = noise_sigma(sigma), non_negative_int(noise_seeds, "noise_seeds")
+    one_of(clip, "clip", (True, False))
+    photos = load_photos(TEST_PHOTOS, color)
+    labels, clean, noisy = [], [], []
+    for k in range(noise_seeds):
+        for i, (name, image) in enumerate(photos.items()):
+            labels.append(f"{name}, noise {k}")
+            clean.append(image)
+            noisy.append(add_gaussian_noise(image, sigma, rng=int(1000 * sigma) + 10 * k + i, clip=clip))
+    return labels, clean, noisy

@@ -89,21 +89,10 @@ def pairs(study: Study, variant: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def held_out_images(sigma: float, noise_seeds: int = 3) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
-    """The held-out test items at one sigma: (labels 'photo, noise k', clean images, noisy images), noise seed
-    by noise seed and photo by photo (TEST_PHOTOS in colour, noise clipped to [0, 1])."""
-    from utils.data.noise import add_gaussian_noise
-    from utils.data.photos import TEST_PHOTOS, load_photo
-    from utils.denoising.classical import noise_sigma
+    """The held-out test items at one sigma (`utils.data.photos.held_out_items` in colour, noise clipped)."""
+    from utils.data.photos import held_out_items
 
-    sigma, noise_seeds = noise_sigma(sigma), non_negative_int(noise_seeds, "noise_seeds")
-    photos = {n: load_photo(n, "rgb") for n in TEST_PHOTOS}
-    labels, clean, noisy = [], [], []
-    for k in range(noise_seeds):
-        for i, (name, im) in enumerate(photos.items()):
-            labels.append(f"{name}, noise {k}")
-            clean.append(im)
-            noisy.append(add_gaussian_noise(im, sigma, rng=int(1000 * sigma) + 10 * k + i))
-    return labels, clean, noisy
+    return held_out_items(sigma, noise_seeds, "rgb", clip=True)
 
 
 def held_out_psnr(model, study: Study) -> dict[str, list[float]]:

@@ -51,11 +51,16 @@ def lecture_autoencoder(input_shape: tuple = (32, 32, 3), dropout: float = 0.0,
     return keras.Model(x_in, decoded, name="lecture_autoencoder")
 
 
-def dncnn(depth: int = 17, channels: int = 64, residual: bool = True, image_channels: int = 1) -> keras.Model:
+def dncnn(depth: int = 17, channels: int = 64, residual: bool = True, image_channels: int = 1,
+          batch_norm: bool = True, last_init: str = "zeros") -> keras.Model:
     """DnCNN (Zhang et al. 2017): Conv+ReLU, (depth-2) x Conv+BN+ReLU, Conv; fully convolutional.
 
     residual=True: the convolutions predict the noise and the model returns input - noise (the paper).
     residual=False: the same layers must output the clean image themselves (the "plain" network).
+    batch_norm=False: the middle convolutions without batch normalization (and with their biases back).
+    last_init: the last convolution's kernel initializer; "zeros" (the course's) starts the residual
+    network as the identity and the plain one as a black image, "glorot_uniform" (Keras's default) starts
+    both from random weights.
     """
     import keras
     from keras import layers
@@ -63,15 +68,17 @@ def dncnn(depth: int = 17, channels: int = 64, residual: bool = True, image_chan
     depth = int_at_least(depth, "depth", 3, note="the first, middle and last convolutions")
     channels, image_channels = positive_int(channels, "channels"), positive_int(image_channels, "image_channels")
     one_of(residual, "residual", (True, False))
+    one_of(batch_norm, "batch_norm", (True, False))
+    one_of(last_init, "last_init", ("zeros", "glorot_uniform"))
     noisy = keras.Input(shape=(None, None, image_channels), name="noisy")
     x = layers.Conv2D(channels, 3, padding="same", activation="relu")(noisy)
     for _ in range(depth - 2):
         # BN momentum 0.9 (PyTorch's default, as in the reference code) lets the moving statistics
         # catch up within the few thousand steps a CPU can afford
-        x = conv_bn_act(x, channels, momentum=0.9)
-    # The last convolution starts at zero, so the residual network starts as the identity
+        x = conv_bn_act(x, channels, momentum=0.9, batch_norm=batch_norm)
+    # By default the last convolution starts at zero, so the residual network starts as the identity
     # (x_hat = y) instead of subtracting large random "noise"; both variants share this start.
-    out = layers.Conv2D(image_channels, 3, padding="same", kernel_initializer="zeros",
+    out = layers.Conv2D(image_channels, 3, padding="same", kernel_initializer=last_init,
                         name="noise" if residual else "clean")(x)
     if residual:
         out = layers.Subtract(name="denoised")([noisy, out])
