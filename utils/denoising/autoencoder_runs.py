@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
+    parser.add_argument("--noise-seeds", type=int, default=defaults.noise_seeds,
+                        help="noise draws of each test photo in the final scores")
     parser.add_argument("--resume", action="store_true", help="skip the runs already saved with this configuration")
     parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none",
                         help="data-parallel training (utils.nn.distribution); the batch stays the global batch")
@@ -165,7 +167,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--seeds {args.seeds}: expected distinct non-negative integers")
     if not args.lr > 0:
         parser.error(f"--lr {args.lr}: expected a positive learning rate")
-    study = Study(n_pairs=args.pairs, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
+    if args.noise_seeds < 1:
+        parser.error(f"--noise-seeds {args.noise_seeds}: expected a positive integer")
+    study = Study(n_pairs=args.pairs, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                  noise_seeds=args.noise_seeds)
     runs = {run_name(variant, seed): (variant, seed) for variant in args.variants for seed in args.seeds}
 
     def summary(name: str, record: dict[str, Any]) -> str:

@@ -159,11 +159,13 @@ def main(argv: list[str] | None = None) -> None:
     for flag in ("depth", "channels", "patch", "patches_per_epoch", "epochs", "batch_size"):
         parser.add_argument("--" + flag.replace("_", "-"), type=int, default=getattr(defaults, flag))
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
+    parser.add_argument("--noise-seeds", type=int, default=defaults.noise_seeds,
+                        help="noise draws of each test photo in the final scores")
     parser.add_argument("--resume", action="store_true", help="skip the runs already saved with this configuration")
     parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none",
                         help="data-parallel training (utils.nn.distribution); the batch stays the global batch")
     args = parser.parse_args(argv)
-    for flag in ("channels", "patch", "patches_per_epoch", "epochs", "batch_size"):
+    for flag in ("channels", "patch", "patches_per_epoch", "epochs", "batch_size", "noise_seeds"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected a positive integer")
     if args.depth < 3:
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--lr {args.lr}: expected a positive learning rate")
     study = Study(depth=args.depth, channels=args.channels, patch=args.patch,
                   patches_per_epoch=args.patches_per_epoch, epochs=args.epochs, batch_size=args.batch_size,
-                  learning_rate=args.lr)
+                  learning_rate=args.lr, noise_seeds=args.noise_seeds)
     runs = {run_name(variant, seed): (variant, seed) for variant in args.variants for seed in args.seeds}
 
     def summary(name: str, record: dict[str, Any]) -> str:
