@@ -5,8 +5,9 @@ dncnn and autoencoder train in `utils.denoising.training`, faster_rcnn and mask_
 models of notebooks 07 and 08 in `utils.segmentation.training`; the offline studies of several seeds
 train in `utils.segmentation.scene_losses` (scene_losses: notebooks 05 and 06),
 `utils.denoising.autoencoder_runs` (autoencoder_runs: notebook 01) and `utils.denoising.dncnn_runs`
-(dncnn_runs: notebook 02); the classical denoisers' scores on the test items (classical_scores) in
-`utils.denoising.classical_runs`. This file keeps the commands recorded in the checkpoints' provenance working.
+(dncnn_runs: notebook 02); the scores of the classical denoisers and the shipped checkpoints on the test
+items (denoiser_scores) in `utils.denoising.scores`. This file keeps the commands recorded in the checkpoints'
+provenance working.
 """
 
 import sys
@@ -36,10 +37,10 @@ def main(argv: list[str] | None = None) -> None:
         from utils.denoising.autoencoder_runs import main as train_autoencoder_runs
 
         train_autoencoder_runs(argv)
-    elif argv and argv[0] == "classical_scores":
-        from utils.denoising.classical_runs import main as score_classical
+    elif argv and argv[0] == "denoiser_scores":
+        from utils.denoising.scores import main as score_denoisers
 
-        score_classical(argv)
+        score_denoisers(argv)
     elif argv and argv[0] == "dncnn_runs":
         from utils.denoising.dncnn_runs import main as train_dncnn_runs
 

@@ -1,14 +1,14 @@
-"""The classical denoisers' offline scores (`python -m utils.train classical_scores`): a tiny record, resuming."""
+"""Denoisers' offline scores on the test items (`python -m utils.train denoiser_scores`): a tiny record, resuming."""
 
 import numpy as np
 import pytest
 
 from utils.data.photos import held_out_items
 from utils.denoising.classical import classical_denoisers
-from utils.denoising.classical_runs import NOISY, key, main, read_scores, scores_path
 from utils.denoising.quality import psnr
+from utils.denoising.scores import CHECKPOINTS, NOISY, denoisers, key, main, read_scores, scores_path
 
-TINY = ["classical_scores", "--name", "tiny", "--methods", "Gaussian", "--sigmas", "50", "--noise-seeds", "2"]
+TINY = ["denoiser_scores", "--name", "tiny", "--methods", "Gaussian", "--sigmas", "50", "--noise-seeds", "2"]
 
 
 def test_scores_are_recorded_per_item_and_reproduce(tmp_path, monkeypatch, capsys):
@@ -18,7 +18,7 @@ def test_scores_are_recorded_per_item_and_reproduce(tmp_path, monkeypatch, capsy
     assert record["config"] == {"color": "gray", "sigmas": [50.0], "noise_seeds": 2,
                                 "protocols": ["clipped", "unclipped"]}
     assert set(record["scores"]) == {NOISY, "Gaussian"} and record["cpu_gflops"] > 0
-    assert record["command"].startswith("python -m utils.train classical_scores --name tiny")
+    assert record["command"].startswith("python -m utils.train denoiser_scores --name tiny")
     _, clean, noisy = held_out_items(50, 2, "gray", clip=False)
     # the unclipped noisy input is scored as it is; a denoised output clipped to [0, 1]
     np.testing.assert_allclose(record["scores"][NOISY]["sigma_50_unclipped"],
@@ -36,6 +36,21 @@ def test_scores_are_recorded_per_item_and_reproduce(tmp_path, monkeypatch, capsy
     assert "expected the same configuration" in capsys.readouterr().err
     main([*TINY, "--resume"])
     assert capsys.readouterr().out.count("done, skipped") == 2 and scores_path("tiny").read_text() == saved
+
+
+def test_the_checkpoints_are_scored_where_they_apply():
+    from utils.data.photos import held_out_items
+
+    gray, rgb = denoisers("gray"), denoisers("rgb")
+    assert set(CHECKPOINTS) <= set(gray) and "BM3D" in gray
+    assert "autoencoder checkpoint" in rgb and "DnCNN-B checkpoint" not in rgb
+    _, clean, noisy = held_out_items(25, 1, "gray")
+    crop = noisy[0][:64, :64]
+    for label in CHECKPOINTS:                                     # grey in, grey out, denoised
+        out = gray[label](crop, 25)
+        assert out.shape == crop.shape and psnr(clean[0][:64, :64], out) > psnr(clean[0][:64, :64], crop)
+    with pytest.raises(ValueError, match="color='cmyk'"):
+        denoisers("cmyk")
 
 
 def test_keys_name_the_sigma_and_the_protocol():
@@ -57,9 +72,10 @@ def test_a_missing_record_is_named(tmp_path, monkeypatch):
     (["--noise-seeds", "1"], "--noise-seeds 1: expected at least 2"),
     (["--methods", "median"], "--methods='median'"),
     (["--name", "Bad"], "name='Bad'"),
+    (["--color", "rgb", "--methods", "DnCNN-B checkpoint"], "--methods='DnCNN-B checkpoint'"),
 ])
 def test_bad_command_lines_are_refused(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
     with pytest.raises(SystemExit):
-        main(["classical_scores", "--name", "bad", *argv])
+        main(["denoiser_scores", "--name", "bad", *argv])
     assert message in capsys.readouterr().err
