@@ -34,8 +34,13 @@ Reveal.getSlides().forEach((section, i) => {
   slides.push({index: i, h: where.h, v: where.v, lines: lines, clipped: clipped, below: below,
                height: section.scrollHeight});
 });
-const errors = document.querySelectorAll(".MathJax_Error, .merror").length
-  + (document.body.innerText.match(/Math Processing Error/g) || []).length;
+// MathJax's error marks, and its "Math Processing Error" text on every slide, hidden ones included (innerText
+// would skip the slides not on screen); the text of scripts and styles is not the page's
+const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {acceptNode: node =>
+  node.parentElement.closest("script, style") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
+let processingErrors = 0;
+while (texts.nextNode()) processingErrors += (texts.currentNode.nodeValue.match(/Math Processing Error/g) || []).length;
+const errors = document.querySelectorAll(".MathJax_Error, .merror").length + processingErrors;
 const html = window.MathJax && MathJax.OutputJax && MathJax.OutputJax["HTML-CSS"];
 const worst = slides.reduce((a, b) => (b.height > a.height ? b : a), slides[0]);
 return {

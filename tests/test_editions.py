@@ -323,6 +323,17 @@ AUDIT = (Path(__file__).parent / "deck_audit.js").read_text(encoding="utf-8")
 DECKS_NOT_FITTING: set[str] = set()
 
 
+def test_the_audit_counts_a_math_error_on_a_slide_off_screen(built, browser):
+    """MathJax's error text on the first slide, which is hidden once the audit has stepped to the last one."""
+    browser.get(built[0][0].as_uri())
+    assert wait_for(browser, "return window.Reveal && Reveal.isReady()"), "reveal.js did not start"
+    assert wait_for(browser, "return window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0")
+    assert browser.execute_script(AUDIT)["summary"]["math_errors"] == 0
+    browser.execute_script("const mark = document.createElement('span'); "
+                           "mark.textContent = '[Math Processing Error]'; Reveal.getSlides()[0].appendChild(mark);")
+    assert browser.execute_script(AUDIT)["summary"]["math_errors"] == 1
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="not yet fitted"))
                                   if n in DECKS_NOT_FITTING else n for n in NAMES])
 def test_every_deck_fits_a_projector(name, built, browser):
