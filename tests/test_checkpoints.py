@@ -73,14 +73,29 @@ def test_every_shipped_checkpoint_ran_the_epochs_it_planned(name):
     assert record["epochs"] >= planned, f"{name}: {record['epochs']} of {planned} epochs"
 
 
-@pytest.mark.parametrize("path", sorted(str(p.relative_to(repo_root() / "data" / "runs"))
-                                  for p in (repo_root() / "data" / "runs").glob("*/*.json")))
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(repo_root() / "data" / "runs")).removesuffix(".weights.h5")
+                                  for p in (repo_root() / "data" / "runs").glob("*/*.weights.h5")))
 def test_every_offline_run_ran_its_schedule_to_the_end(path):
-    """The multi-seed runs the notebooks compare (data/runs/STUDY/RUN.json) are never cut short."""
+    """The multi-seed runs the notebooks compare (data/runs/STUDY/RUN.{weights.h5,json}) are never cut short."""
     folder = repo_root() / "data" / "runs" / path
-    record = read_provenance(folder.stem, folder.parent)
+    record = read_provenance(folder.name, folder.parent)
     assert record["epochs"] == record["epochs_planned"] == record["study"]["epochs"], path
     assert record["steps"] > 0 and record["command"].startswith("python -m utils.train ")
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (repo_root() / "data" / "runs" / "denoisers").glob("*.json")))
+def test_every_shipped_score_record_is_complete(name):
+    """data/runs/denoisers/NAME.json: every method scored on every item at every sigma and protocol."""
+    from utils.denoising.scores import key, read_scores
+
+    record = read_scores(name)
+    config = record["config"]
+    keys = {key(s, p) for s in config["sigmas"] for p in config["protocols"]}
+    assert "BM3D" in record["scores"] and record["command"].startswith("python -m utils.train denoiser_scores")
+    for method, scores in record["scores"].items():
+        assert set(scores) == keys, (name, method)
+        assert all(len(v) == 3 * config["noise_seeds"] and np.isfinite(v).all() for v in scores.values()), method
+        assert method == "noisy input" or set(record["seconds_per_item"][method]) == keys
 
 
 @pytest.mark.parametrize("record, planned", [

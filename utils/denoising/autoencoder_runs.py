@@ -107,9 +107,10 @@ def held_out_psnr(model, study: Study) -> dict[str, list[float]]:
     return scores
 
 
-def train_run(study: Study, variant: str, seed: int, data: tuple[np.ndarray, np.ndarray] | None = None
-              ) -> tuple[Any, dict[str, Any]]:
-    """Train one run to the end of its schedule; return the model (for whole images) and its record."""
+def train_run(study: Study, variant: str, seed: int, data: tuple[np.ndarray, np.ndarray] | None = None,
+              score: bool = True) -> tuple[Any, dict[str, Any]]:
+    """Train one run to the end of its schedule; return the model (for whole images) and its record (with the
+    test items' PSNR unless score=False)."""
     import keras
 
     from utils.denoising.models import lecture_autoencoder
@@ -122,8 +123,9 @@ def train_run(study: Study, variant: str, seed: int, data: tuple[np.ndarray, np.
     run = train(net, noisy[:n], clean[:n], loss="mse", epochs=study.epochs, batch_size=study.batch_size,
                 learning_rate=study.learning_rate, schedule="constant",
                 validation_data=(noisy[n:], clean[n:]))
-    return net, {"variant": variant, "seed": seed, "epochs": run.epochs, "steps": run.steps,
-                 "seconds": round(run.seconds, 1), "history": run.history, "test_psnr": held_out_psnr(net, study)}
+    record = {"variant": variant, "seed": seed, "epochs": run.epochs, "steps": run.steps,
+              "seconds": round(run.seconds, 1), "history": run.history}
+    return net, {**record, "test_psnr": held_out_psnr(net, study)} if score else record
 
 
 def builder_kwargs(variant: str) -> dict[str, Any]:
