@@ -101,7 +101,7 @@ def score_method(method: str, config: dict[str, Any], denoise=None) -> tuple[dic
 
 
 def read_scores(name: str) -> dict[str, Any]:
-    """The saved record of data/runs/classical/NAME.json."""
+    """The saved record of data/runs/denoisers/NAME.json."""
     path = scores_path(name)
     if not path.exists():
         known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
