@@ -47,10 +47,14 @@ def _measure() -> float | None:
 # `pytest` runs them (two workers), normalized: the largest of six runs, two in this working tree and two fresh
 # clones' CI in both environments (the floor's older TensorFlow runs the notebooks about 13 % slower), rounded up.
 # The six totals: 891 and 925 s in this working tree; 891 and 1,034 s (newest, floor) in a fresh clone's CI beside
-# other work; 995 and 1,129 s in one on a quiet machine. Allowed in all: 1,106 s, failing past 1,382 s.
+# other work; 995 and 1,129 s in one on a quiet machine. Allowed in all then: 1,106 s, failing past 1,382 s.
+# Revised on 2026-12-07 after issue 26 moved their training offline: 01, 02, 05 and 06 to the larger of a fresh
+# clone's CI in both environments (01: 37.7 and 39.6 s; 02: 41.8 and 37.1; 05: 72.7 and 70.3; 06: 33.4 and 32.7),
+# rounded up. The totals then: 856 and 820 s. Allowed in all: 871 s, failing past 1,089 s.
 QUICK_OVER_BUDGET: dict[str, float] = {
+    "01_denoising_autoencoder": 40.0, "02_residual_denoising_dncnn": 42.0,
     "03_upsampling_transposed_convolution": 30.0, "04_autoencoder_applications": 116.0,
-    "05_semantic_segmentation_unet": 103.0, "06_soft_dice_class_imbalance": 109.0,
+    "05_semantic_segmentation_unet": 73.0, "06_soft_dice_class_imbalance": 34.0,
     "07_vnet_volumetric_segmentation": 51.0, "08_ultrasound_localize_then_segment": 67.0,
     "09_detection_basics": 67.0, "10_faster_rcnn": 76.0, "11_yolo_ssd": 110.0, "12_mask_rcnn": 98.0,
     "13_detect_and_track_tubes": 77.0, "14_written_assignment": 40.0,
