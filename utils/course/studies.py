@@ -15,6 +15,24 @@ from collections.abc import Callable
 from typing import Any
 
 
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every study shares: --seeds, --resume and --distribution."""
+    from utils.nn.distribution import DISTRIBUTIONS
+
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--resume", action="store_true", help="skip the runs already saved with this configuration")
+    parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none",
+                        help="data-parallel training (utils.nn.distribution); the batch stays the global batch")
+
+
+def check_seeds_and_rate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse repeated or negative --seeds and a learning rate --lr that is not positive, by flag name."""
+    if any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"--seeds {args.seeds}: expected distinct non-negative integers")
+    if not args.lr > 0:
+        parser.error(f"--lr {args.lr}: expected a positive learning rate")
+
+
 def train_study(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None, study: Any,
                 names: list[str], train_one: Callable[[str], tuple[Any, dict[str, Any]]], *, builder: str,
                 builder_kwargs: Callable[[str], dict[str, Any]], same_study: Callable[[dict[str, Any]], bool],

@@ -31,8 +31,7 @@ import numpy as np
 
 from utils.course.checks import non_negative_int, one_of
 from utils.course.paths import runs_dir
-from utils.course.studies import train_study
-from utils.nn.distribution import DISTRIBUTIONS
+from utils.course.studies import add_study_arguments, check_seeds_and_rate, train_study
 
 BUILDER = "utils.denoising.models:lecture_autoencoder"
 # what each variant changes: the noise of its pairs (sigma, or "blind" up to 55) and the model's arguments
@@ -148,7 +147,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", choices=["autoencoder_runs"])
     parser.add_argument("--study", default="autoencoder", help="the folder under data/runs/")
     parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=["lecture"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     defaults = Study()
     parser.add_argument("--pairs", type=int, default=defaults.n_pairs)
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
@@ -156,19 +154,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
     parser.add_argument("--noise-seeds", type=int, default=defaults.noise_seeds,
                         help="noise draws of each test photo in the final scores")
-    parser.add_argument("--resume", action="store_true", help="skip the runs already saved with this configuration")
-    parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none",
-                        help="data-parallel training (utils.nn.distribution); the batch stays the global batch")
+    add_study_arguments(parser)
     args = parser.parse_args(argv)
     for flag in ("epochs", "batch_size"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected a positive integer")
     if args.pairs < 20:
         parser.error(f"--pairs {args.pairs}: expected at least 20 (a tenth of them validate)")
-    if any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):
-        parser.error(f"--seeds {args.seeds}: expected distinct non-negative integers")
-    if not args.lr > 0:
-        parser.error(f"--lr {args.lr}: expected a positive learning rate")
+    check_seeds_and_rate(parser, args)
     if args.noise_seeds < 1:
         parser.error(f"--noise-seeds {args.noise_seeds}: expected a positive integer")
     study = Study(n_pairs=args.pairs, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,

@@ -30,8 +30,7 @@ import numpy as np
 
 from utils.course.checks import non_negative_int, one_of
 from utils.course.paths import runs_dir
-from utils.course.studies import train_study
-from utils.nn.distribution import DISTRIBUTIONS
+from utils.course.studies import add_study_arguments, check_seeds_and_rate, train_study
 
 BUILDER = "utils.denoising.models:dncnn"
 # what each variant changes: the noise of its training pairs ("blind" up to sigma_max, or one sigma) and dncnn's
@@ -154,26 +153,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", choices=["dncnn_runs"])
     parser.add_argument("--study", default="dncnn", help="the folder under data/runs/")
     parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=["residual", "plain"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     defaults = Study()
     for flag in ("depth", "channels", "patch", "patches_per_epoch", "epochs", "batch_size"):
         parser.add_argument("--" + flag.replace("_", "-"), type=int, default=getattr(defaults, flag))
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
     parser.add_argument("--noise-seeds", type=int, default=defaults.noise_seeds,
                         help="noise draws of each test photo in the final scores")
-    parser.add_argument("--resume", action="store_true", help="skip the runs already saved with this configuration")
-    parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none",
-                        help="data-parallel training (utils.nn.distribution); the batch stays the global batch")
+    add_study_arguments(parser)
     args = parser.parse_args(argv)
     for flag in ("channels", "patch", "patches_per_epoch", "epochs", "batch_size", "noise_seeds"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected a positive integer")
     if args.depth < 3:
         parser.error(f"--depth {args.depth}: expected at least 3 (the first, middle and last convolutions)")
-    if any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):
-        parser.error(f"--seeds {args.seeds}: expected distinct non-negative integers")
-    if not args.lr > 0:
-        parser.error(f"--lr {args.lr}: expected a positive learning rate")
+    check_seeds_and_rate(parser, args)
     study = Study(depth=args.depth, channels=args.channels, patch=args.patch,
                   patches_per_epoch=args.patches_per_epoch, epochs=args.epochs, batch_size=args.batch_size,
                   learning_rate=args.lr, noise_seeds=args.noise_seeds)

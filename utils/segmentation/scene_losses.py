@@ -30,8 +30,7 @@ import numpy as np
 
 from utils.course.checks import one_of
 from utils.course.paths import runs_dir
-from utils.course.studies import train_study
-from utils.nn.distribution import DISTRIBUTIONS
+from utils.course.studies import add_study_arguments, check_seeds_and_rate, train_study
 
 LOSSES = ("ce", "weighted_ce", "soft_dice", "fg_bg_dice", "dice_ce", "focal")
 BUILDER = "utils.segmentation.unet:unet"
@@ -264,7 +263,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", choices=["scene_losses"])
     parser.add_argument("--study", required=True, help="the folder under data/runs/")
     parser.add_argument("--losses", nargs="+", choices=LOSSES, required=True)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     defaults = Study()
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
@@ -283,20 +281,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="1: a binary mask; N > 1: notebook 05's N classes (background and the shapes)")
     parser.add_argument("--no-skip", action="store_true", help="the U-Net without its skip connections")
     parser.add_argument("--upsampling", choices=["transpose", "bilinear"], default=defaults.upsampling)
-    parser.add_argument("--resume", action="store_true", help="skip the runs already saved with this configuration")
-    parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="none",
-                        help="data-parallel training (utils.nn.distribution); the batch stays the global batch")
+    add_study_arguments(parser)
     args = parser.parse_args(argv)
     for flag in ("epochs", "image_size", "train_scenes", "test_scenes", "depth", "filters", "batch_size", "classes"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected a positive integer")
-    if any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):
-        parser.error(f"--seeds {args.seeds}: expected distinct non-negative integers")
+    check_seeds_and_rate(parser, args)
     if args.image_size % 2**args.depth:
         parser.error(f"--image-size {args.image_size}: expected a multiple of {2**args.depth} (the U-Net's "
                      f"{args.depth} poolings)")
-    if not args.lr > 0:
-        parser.error(f"--lr {args.lr}: expected a positive learning rate")
     if args.classes > 1 and set(args.losses) != {"ce"}:
         parser.error(f"--losses {' '.join(args.losses)} with --classes {args.classes}: expected ce only")
     study = Study(image_size=args.image_size, object_size=tuple(args.object_size), n_objects=tuple(args.objects),
