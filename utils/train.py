@@ -4,9 +4,10 @@ dncnn and autoencoder train in `utils.denoising.training`, faster_rcnn and mask_
 `utils.detection.training`, tracknet and frame_rcnn in `utils.tracking.training`, the volumetric
 models of notebooks 07 and 08 in `utils.segmentation.training`; the offline studies of several seeds
 train in `utils.segmentation.scene_losses` (scene_losses: notebooks 05 and 06),
-`utils.denoising.autoencoder_runs` (autoencoder_runs: notebook 01) and `utils.denoising.dncnn_runs`
-(dncnn_runs: notebook 02); the scores of the classical denoisers and the shipped checkpoints on the test
-items (denoiser_scores) in `utils.denoising.scores`. This file keeps the commands recorded in the checkpoints'
+`utils.denoising.autoencoder_runs` (autoencoder_runs: notebook 01), `utils.denoising.dncnn_runs`
+(dncnn_runs: notebook 02) and `utils.denoising.application_runs` (application_runs: notebook 04);
+the scores of the classical denoisers and the shipped checkpoints on the test items (denoiser_scores)
+in `utils.denoising.scores`. This file keeps the commands recorded in the checkpoints'
 provenance working.
 """
 
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> None:
         from utils.denoising.autoencoder_runs import main as train_autoencoder_runs
 
         train_autoencoder_runs(argv)
+    elif argv and argv[0] == "application_runs":
+        from utils.denoising.application_runs import main as train_application_runs
+
+        train_application_runs(argv)
     elif argv and argv[0] == "denoiser_scores":
         from utils.denoising.scores import main as score_denoisers
 

@@ -103,6 +103,7 @@ def next_plan(before: dict[str, Any], epochs: int, evaluate_only: bool = False) 
 
 def builders() -> dict[str, Callable[..., keras.Model]]:
     """The model builders a checkpoint may name: a fixed table, so that a data file never chooses code to run."""
+    from utils.denoising import applications
     from utils.denoising.models import dncnn, drunet, lecture_autoencoder
     from utils.detection.rcnn import faster_rcnn, mask_rcnn
     from utils.segmentation import deepbv, deepmouse
@@ -112,6 +113,8 @@ def builders() -> dict[str, Callable[..., keras.Model]]:
 
     return {"utils.denoising.models:dncnn": dncnn, "utils.denoising.models:drunet": drunet,
             "utils.denoising.models:lecture_autoencoder": lecture_autoencoder,
+            **{f"utils.denoising.applications:{f}": getattr(applications, f)
+               for f in ("completion_net", "super_resolution_net", "codec", "feature_autoencoder")},
             "utils.detection.rcnn:faster_rcnn": faster_rcnn, "utils.detection.rcnn:mask_rcnn": mask_rcnn,
             "utils.tracking.tracknet:tracknet": tracknet, "utils.segmentation.vnet:vnet": vnet,
             "utils.segmentation.unet:unet": unet, "utils.segmentation.deepbv:localizer": deepbv.localizer,

@@ -34,14 +34,17 @@ def check_seeds_and_rate(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 
 def train_study(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None, study: Any,
-                names: list[str], train_one: Callable[[str], tuple[Any, dict[str, Any]]], *, builder: str,
+                names: list[str], train_one: Callable[[str], tuple[Any, dict[str, Any]]], *,
+                builder: str | Callable[[str], str],
                 builder_kwargs: Callable[[str], dict[str, Any]], same_study: Callable[[dict[str, Any]], bool],
                 summary: Callable[[str, dict[str, Any]], str]) -> None:
     """Train and save every run of `names` not saved yet in data/runs/<args.study>.
 
     study: the configuration (a dataclass with `epochs` and `as_record()`); train_one(name): the trained
-    model and its record; builder_kwargs(name): the builder's arguments saved with it; same_study(record's
-    "study"): whether a saved run shares this configuration; summary(name, record): the line printed after it.
+    model and its record (with its own "epochs_planned" where runs differ in length); builder: the
+    checkpoint builder of every run, or a function name -> builder where runs differ; builder_kwargs(name):
+    the builder's arguments saved with it; same_study(record's "study"): whether a saved run shares this
+    configuration; summary(name, record): the line printed after it.
     args needs `study`, `resume` and `distribution`.
     """
     from utils.course.cli import recorded_command
@@ -77,9 +80,12 @@ def train_study(parser: argparse.ArgumentParser, args: argparse.Namespace, argv:
             continue
         t0 = time.time()
         net, record = train_one(name)
-        record.update({"command": command, "study": study.as_record(), "epochs_planned": study.epochs,
+        # a study whose runs differ in length (notebook 04's) gives each run's plan in its record
+        record.update({"command": command, "study": study.as_record(),
+                       "epochs_planned": record.get("epochs_planned", study.epochs),
                        "wall_s": round(time.time() - t0, 1), "device": device_description(),
                        "backend": keras.backend.backend(), "keras": keras.__version__, "cpu_gflops": speed,
                        "distribution": distribution})
-        save_checkpoint(net, name, builder, builder_kwargs(name), record, directory)
+        save_checkpoint(net, name, builder(name) if callable(builder) else builder, builder_kwargs(name), record,
+                        directory)
         print(summary(name, record), flush=True)
