@@ -124,5 +124,9 @@ def test_mask_ap_counts_detections_on_an_image_without_objects_as_false_positive
         for out in (segm, box):
             assert out["map50"] == pytest.approx(expected) and out["map5095"] == pytest.approx(expected)
             assert out["ap50_per_class"] == {"class 1": pytest.approx(expected)}
+    # without the detection on image 1, mask AP is 1: the false positive scoring 0.9 lowered it to 0.5
+    alone = coco_map(gt_boxes, gt_labels, [boxes[0], np.zeros((0, 4))], [np.array([0.5]), np.zeros(0)],
+                     [labels[0], np.zeros(0, int)], masks=[mask, np.zeros((0, 16, 16), bool)], gt_masks=gt_masks)
+    assert alone["map50"] == pytest.approx(1.0) and alone["map5095"] == pytest.approx(1.0)
     coco = coco_ground_truth(gt_boxes, gt_labels, gt_masks=gt_masks)
     assert coco.imgs[1] == {"id": 1, "height": 16, "width": 16}

@@ -94,6 +94,27 @@ def test_iou_tracker_keeps_identities_and_bridges_a_missed_frame():
         iou_tracker(boxes, scores[:2], labels)
 
 
+def test_iou_tracker_refuses_nan_boxes_and_fractional_labels():
+    boxes = [np.array([[0, 0, 10, 10]], np.float32), np.array([[0, 0, 10, 10], [np.nan, 0, 5, 5]], np.float32)]
+    scores, labels = [np.ones(1), np.ones(2)], [np.ones(1, np.int32), np.ones(2, np.int32)]
+    with pytest.raises(ValueError, match=r"boxes\[1\] has 1 box\(es\) with NaN or inf, the first \[nan, 0.0, 5.0, "
+                                         r"5.0\]: expected finite \(x1, y1, x2, y2\) with x2 >= x1 and y2 >= y1"):
+        iou_tracker(boxes, scores, labels)                                  # was a new track, id 2
+    with pytest.raises(ValueError, match=r"boxes\[0\] has 1 box\(es\) with x2 < x1 or y2 < y1"):
+        iou_tracker([np.array([[10, 0, 0, 10]])], scores[:1], labels[:1])
+    with pytest.raises(ValueError, match=r"labels\[0\] has fractional values such as 1.7: expected integer class "
+                                         r"labels \(-1 for none\)"):
+        iou_tracker(boxes[:1], scores[:1], [np.array([1.7])])              # was class 1
+    with pytest.raises(ValueError, match=r"labels\[0\] has values in \[-2, -2\]: expected integer class labels"):
+        iou_tracker(boxes[:1], scores[:1], [np.array([-2])])
+    with pytest.raises(ValueError, match=r"scores\[1\] has 1 NaN or infinite value\(s\): expected finite detection"):
+        iou_tracker(boxes[:1] * 2, [np.ones(1), np.array([np.nan])], labels[:1] * 2)  # was dropped silently
+    tracks = iou_tracker(boxes[:1] * 2, scores[:1] * 2, [np.array([2.0])] * 2)  # whole floats and -1 still pass
+    assert [t.tolist() for t in tracks["ids"]] == [[1], [1]] and tracks["labels"][0].dtype == np.int32
+    assert tracks["labels"][1].tolist() == [2]
+    assert iou_tracker(boxes[:1], scores[:1], [np.array([-1])])["labels"][0].tolist() == [-1]
+
+
 def segment(start: int, tubes: list[np.ndarray], presence=None) -> dict:
     tubes = np.stack(tubes)
     return {"start": start, "tubes": tubes, "scores": np.full(len(tubes), 0.9, np.float32),

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from utils.course.checks import int_at_least, number_in, positive_int
+from utils.course.checks import finite_in, int_at_least, number_in, positive_int, whole_numbers, xyxy_boxes
 from utils.detection.boxes import iou_matrix
 
 
@@ -44,7 +44,12 @@ def _frame_boxes(x: object, name: str, n: int | None = None) -> list[np.ndarray]
 
 def iou_tracker(boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray], labels: Sequence[np.ndarray],
                 iou_threshold: float = 0.3, max_age: int = 2, min_score: float = 0.5) -> dict[str, list[np.ndarray]]:
-    """Link per-frame detections (score >= min_score) into tracks by IoU with each track's last box."""
+    """Link per-frame detections (score >= min_score) into tracks by IoU with each track's last box.
+
+    Refused, in any frame: a box with NaN or inf, x2 < x1 or y2 < y1 (it would start a new track), a NaN or
+    infinite score (it would be dropped silently), and a label that is not a whole number >= -1 (1.7 would
+    become class 1; -1 is no class, as in MOT files).
+    """
     boxes = _frame_boxes(boxes, "boxes")
     scores, labels = _frame_boxes(scores, "scores", len(boxes)), _frame_boxes(labels, "labels", len(boxes))
     iou_threshold = number_in(iou_threshold, "iou_threshold", 0.0, 1.0, low_open=True)
@@ -53,6 +58,9 @@ def iou_tracker(boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray], label
     out: dict[str, list[np.ndarray]] = {"boxes": [], "ids": [], "labels": [], "scores": []}
     next_id = 1
     for f, (b, s, lab) in enumerate(zip(boxes, scores, labels)):
+        xyxy_boxes(b, f"boxes[{f}]")
+        finite_in(np.asarray(s, np.float64), f"scores[{f}]", expected="finite detection scores")
+        lab = whole_numbers(lab, f"labels[{f}]", -1, expected="integer class labels (-1 for none)")
         keep = s >= min_score
         b, s, lab = b.reshape(-1, 4)[keep], s[keep], lab[keep].astype(np.int32)
         live = [i for i, (_, last) in tracks.items() if f - last <= max_age]
