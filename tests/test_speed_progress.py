@@ -180,6 +180,8 @@ def test_train_ends_with_one_summary_line(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"trained 2 epoch(s), 4 steps, in {duration(run.seconds)}: loss {run.last():.4g}, "
                      f"val_loss {run.last('val_loss'):.4g}"]
+    quiet = train(model, x, x[:, :1], loss="mse", epochs=2, batch_size=4, progress=False)
+    assert capsys.readouterr().out == "" and quiet.steps == 4 and len(quiet.history["loss"]) == 2
 
 
 def test_the_runner_gives_results_the_whole_notebooks_time(course_root):

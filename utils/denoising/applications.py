@@ -203,6 +203,7 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, train_idx: np.ndarray
         1, activation="sigmoid", kernel_regularizer=keras.regularizers.L2(1e-3))])
     n = len(train_idx)
     train(clf, np.tile(f[train_idx], (positive_int(passes, "passes"), 1)), np.tile(labels[train_idx], passes),
-          loss="binary_crossentropy", epochs=1, batch_size=n, learning_rate=1e-2, schedule="constant")
+          loss="binary_crossentropy", epochs=1, batch_size=n, learning_rate=1e-2, schedule="constant",
+          progress=False)
     predicted = clf.predict(f[test_idx], verbose=0)[:, 0] > 0.5
     return (predicted == (labels[test_idx] > 0.5)).astype(np.float64)

@@ -211,12 +211,15 @@ def optimizer(learning_rate: float, total_steps: int, schedule: str = "cosine", 
 def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, batch_size: int = 32,
           learning_rate: float = 1e-3, schedule: str = "cosine", alpha: float = 0.0, clipnorm: float | None = None,
           loss_weights: Any = None, metrics: Any = None, validation_data: Any = None, validation_split: float = 0.0,
-          callbacks: Sequence[keras.callbacks.Callback] = (), max_seconds: float | None = None) -> Trained:
+          callbacks: Sequence[keras.callbacks.Callback] = (), max_seconds: float | None = None,
+          progress: bool = True) -> Trained:
     """Compile model with Adam (see `optimizer`) and fit it for `epochs`; return its history and wall time.
 
     x: arrays (with targets y), a finite tf.data.Dataset (y None), or a function epoch -> (x, y) of
     fresh training pairs for each epoch. The cosine schedule spans every step of the run. With
     max_seconds, the run stops after the epoch at which one more epoch (at the mean pace) would pass it.
+    progress=False drops the live line and the summary (for a fit that is a step of a measurement, such as
+    a linear probe, not a training the reader waits for).
     """
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
@@ -229,8 +232,9 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
     steps = epochs * _steps_per_epoch(first[0] if fresh else x, batch_size, validation_split)
     model.compile(optimizer=optimizer(learning_rate, steps, schedule, alpha, clipnorm), loss=loss,
                   loss_weights=loss_weights, metrics=metrics)
-    progress = Progress(epochs)
-    callbacks = [*callbacks, *([TimeLimit(max_seconds)] if max_seconds is not None else []), progress]
+    shown = Progress(epochs) if progress else None
+    callbacks = [*callbacks, *([TimeLimit(max_seconds)] if max_seconds is not None else []),
+                 *([shown] if shown else [])]
     kwargs = {"validation_data": validation_data, "validation_split": validation_split, "callbacks": callbacks,
               "verbose": 0}
     run = Trained()
@@ -248,5 +252,6 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
     run.seconds = time.perf_counter() - t0
     # through a tensor: under a distribution strategy the variable is mirrored, and NumPy cannot read it directly
     run.steps = int(keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(model.optimizer.iterations)))
-    progress.finish(run)
+    if shown:
+        shown.finish(run)
     return run
