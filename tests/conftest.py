@@ -53,7 +53,7 @@ def _measure() -> float | None:
 # rounded up. The totals then: 856 and 820 s. Allowed in all: 871 s, failing past 1,089 s.
 QUICK_OVER_BUDGET: dict[str, float] = {
     "01_denoising_autoencoder": 40.0, "02_residual_denoising_dncnn": 42.0,
-    "03_upsampling_transposed_convolution": 30.0, "04_autoencoder_applications": 35.0,
+    "03_upsampling_transposed_convolution": 30.0, "04_autoencoder_applications": 42.0,
     "05_semantic_segmentation_unet": 73.0, "06_soft_dice_class_imbalance": 34.0,
     "07_vnet_volumetric_segmentation": 51.0, "08_ultrasound_localize_then_segment": 67.0,
     "09_detection_basics": 67.0, "10_faster_rcnn": 76.0, "11_yolo_ssd": 110.0, "12_mask_rcnn": 98.0,
