@@ -120,11 +120,14 @@ def roi_pool(features, boxes, output_size: int | tuple[int, int] = 7, spatial_sc
     x1, y1, x2, y2 = (K.sign(v) * K.floor(K.abs(v) + 0.5) for v in (b[..., i] * scale for i in range(4)))
 
     def bin_edges(start, end, bins, size):
-        # (B, R, bins) first and past-the-last cell of each bin (torchvision: floor/ceil of the edges, clipped)
-        extent = K.maximum(end - start, 1.0)
-        edges = K.arange(bins, dtype=f.dtype) * (extent / bins)[..., None]
-        lo = K.clip(K.floor(edges) + start[..., None], 0.0, float(size))
-        hi = K.clip(K.ceil(edges + (extent / bins)[..., None]) + start[..., None], 0.0, float(size))
+        # (B, R, bins) first and past-the-last cell of each bin: floor(p e / P) and ceil((p + 1) e / P), clipped.
+        # The extent e is a whole number of cells, so p e is exact and one division rounds once: the last bin
+        # ends at e exactly. Edges computed as p (e / P) + e / P could land an ulp above e (e = 9, P = 7) and
+        # read one cell past the box.
+        extent = K.maximum(end - start, 1.0)[..., None]
+        p = K.arange(bins, dtype=f.dtype)
+        lo = K.clip(K.floor(p * extent / bins) + start[..., None], 0.0, float(size))
+        hi = K.clip(K.ceil((p + 1.0) * extent / bins) + start[..., None], 0.0, float(size))
         return K.cast(lo, "int32"), K.cast(hi, "int32")
 
     lowest = K.convert_to_tensor(-math.inf, f.dtype)
