@@ -51,6 +51,8 @@ def _measure() -> float | None:
 # Revised on 2026-12-07 after issue 26 moved their training offline: 01, 02, 05 and 06 to the larger of a fresh
 # clone's CI in both environments (01: 37.7 and 39.6 s; 02: 41.8 and 37.1; 05: 72.7 and 70.3; 06: 33.4 and 32.7),
 # rounded up. The totals then: 856 and 820 s. Allowed in all: 871 s, failing past 1,089 s.
+# 04 on 2026-12-07 once its training was offline: 39.5 s in this working tree's full `pytest`, 30.4 s in a
+# fresh clone's CI (newest), rounded up to 42 s.
 QUICK_OVER_BUDGET: dict[str, float] = {
     "01_denoising_autoencoder": 40.0, "02_residual_denoising_dncnn": 42.0,
     "03_upsampling_transposed_convolution": 30.0, "04_autoencoder_applications": 42.0,
