@@ -72,6 +72,12 @@ def test_a_training_seed_that_reverses_the_order_withholds_the_verdict():
                             "+0.47 to +0.47 dB; 20 photos, 3 training seeds: +1.00, +0.60, \u22120.20)")
     agreeing = compare(b + np.array([[1.0], [0.6], [0.2]]), b, "seeds", labels=("residual", "plain"))
     assert agreeing.verdict == BEATS and agreeing.sentence().startswith("residual beats plain: +0.60 (")
+    assert c.short() == "residual against plain, no measurable difference (+0.47 dB, 95 % interval +0.47 to +0.47)"
+    assert agreeing.short(1) == "residual beats plain (+0.6, 95 % interval +0.6 to +0.6)"
+    assert compare(b - 1.0, b, "behind", labels=("A", "B")).short(1) == "A loses to B (\u22121.0, 95 % interval " \
+        "\u22121.0 to \u22121.0)"
+    with pytest.raises(ValueError, match="digits"):
+        c.short(-1)
 
 
 def test_the_figures_are_the_results_jsons_cmp_entries():

@@ -64,7 +64,7 @@ class Comparison:
         unit = f" {self.unit}" if self.unit else ""
 
         def signed(x: float) -> str:
-            return f"{x:+.{digits}f}".replace("-", "\u2212")
+            return _signed(x, digits)
 
         what = f"{self.a} {self.verdict} {self.b}" if self.verdict != NO_DIFFERENCE else \
             f"{self.a} against {self.b}: {NO_DIFFERENCE}"
@@ -73,7 +73,23 @@ class Comparison:
         return (f"{what}: {signed(self.diff)}{unit} ({self.confidence * 100:g} % interval {signed(self.ci_low)} to "
                 f"{signed(self.ci_high)}{unit}; {self.n} {self.items}{spread})")
 
+    def short(self, digits: int = 2) -> str:
+        """The comparison for a summary line, e.g. 'residual beats plain (+0.31 dB, 95 % interval +0.12 to +0.50)'
+        or 'A against B, no measurable difference (...)'; the items and seeds stay with `sentence`."""
+        digits = int_at_least(digits, "digits", 0)
+        unit = f" {self.unit}" if self.unit else ""
+        figures = (f"{_signed(self.diff, digits)}{unit}, {self.confidence * 100:g} % interval "
+                   f"{_signed(self.ci_low, digits)} to {_signed(self.ci_high, digits)}")
+        if self.verdict == NO_DIFFERENCE:
+            return f"{self.a} against {self.b}, no measurable difference ({figures})"
+        return f"{self.a} {self.verdict} {self.b} ({figures})"
+
     __str__ = sentence
+
+
+def _signed(x: float, digits: int) -> str:
+    """x with its sign and a true minus sign (U+2212), as the course prints differences."""
+    return f"{x:+.{digits}f}".replace("-", "\u2212")
 
 
 def _paired(x: object, name: str) -> np.ndarray:
