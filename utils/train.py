@@ -5,7 +5,8 @@ dncnn and autoencoder train in `utils.denoising.training`, faster_rcnn and mask_
 models of notebooks 07 and 08 in `utils.segmentation.training`; the offline studies of several seeds
 train in `utils.segmentation.scene_losses` (scene_losses: notebooks 05 and 06),
 `utils.denoising.autoencoder_runs` (autoencoder_runs: notebook 01), `utils.denoising.dncnn_runs`
-(dncnn_runs: notebook 02) and `utils.denoising.application_runs` (application_runs: notebook 04);
+(dncnn_runs: notebook 02), `utils.denoising.application_runs` (application_runs: notebook 04) and
+`utils.detection.detector_runs` (detector_runs: notebook 11);
 the scores of the classical denoisers and the shipped checkpoints on the test items (denoiser_scores)
 in `utils.denoising.scores`. This file keeps the commands recorded in the checkpoints'
 provenance working.
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> None:
         from utils.denoising.autoencoder_runs import main as train_autoencoder_runs
 
         train_autoencoder_runs(argv)
+    elif argv and argv[0] == "detector_runs":
+        from utils.detection.detector_runs import main as train_detector_runs
+
+        train_detector_runs(argv)
     elif argv and argv[0] == "application_runs":
         from utils.denoising.application_runs import main as train_application_runs
 
