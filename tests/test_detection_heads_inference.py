@@ -5,7 +5,7 @@ import pytest
 from utils.detection.anchors import AnchorLevel, multilevel_anchors
 from utils.detection.boxes import encode_boxes
 from utils.detection.heads import multibox_decode, multibox_head
-from utils.detection.inference import detect_all, images_per_second, make_detector
+from utils.detection.inference import detect_all, images_per_second, make_detector, throughputs
 from utils.nn.backbones import detection_backbone
 
 LEVELS = [AnchorLevel(8, (20, 28)), AnchorLevel(16, (40, 56)), AnchorLevel(32, (72,))]
@@ -61,3 +61,23 @@ def test_detector_end_to_end_gives_per_image_lists_and_a_rate():
         make_detector(model, lambda y: multibox_decode(y, ANCHORS), iou_threshold=1.5)
     with pytest.raises(ValueError, match="repeats=0"):
         images_per_second(detect, images, batch_size=2, repeats=0)
+
+
+def test_throughputs_time_each_round_after_one_warm_up_call():
+    import time
+
+    calls = []
+
+    def slow_detect(batch):
+        calls.append(len(batch))
+        time.sleep(0.02)
+        return {"valid": np.zeros(len(batch), np.int32)}
+
+    images = np.zeros((3, 8, 8, 3), np.uint8)
+    rates = throughputs(slow_detect, images, batch_size=4, repeats=2, rounds=3)
+    assert calls == [4] * 7 and rates.shape == (3,)          # warm-up, then 3 rounds of 2 calls on 4 images
+    assert np.all(rates > 0) and np.all(rates <= 4 / 0.02)   # a call takes at least its 20 ms
+    with pytest.raises(ValueError, match="rounds=0"):
+        throughputs(slow_detect, images, batch_size=4, repeats=2, rounds=0)
+    with pytest.raises(ValueError, match="images is empty"):
+        throughputs(slow_detect, images[:0], batch_size=4, repeats=2)

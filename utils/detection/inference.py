@@ -54,12 +54,12 @@ def detect_all(detect: Callable[[Any], dict], images: np.ndarray,
     return unpad({k: np.concatenate([np.asarray(o[k]) for o in out]) for k in out[0]})
 
 
-def images_per_second(detect: Callable[[Any], dict], images: np.ndarray, batch_size: int, repeats: int,
-                      rounds: int = 3) -> float:
-    """Throughput of a detect function on batches of batch_size images after a warm-up: the best of a few rounds.
+def throughputs(detect: Callable[[Any], dict], images: np.ndarray, batch_size: int, repeats: int,
+                rounds: int = 3) -> np.ndarray:
+    """Images per second of a detect function in each of `rounds` timed rounds of `repeats` calls on one batch of
+    batch_size images, after a warm-up call: their spread is how much the machine's load moved the timing.
 
-    The best round is the one least slowed down by other programs on the machine (as timeit does);
-    each call waits for its result (`.numpy()`), so asynchronous devices are timed honestly.
+    Each call waits for its result (`.numpy()`), so asynchronous devices are timed honestly.
     """
     import tensorflow as tf
 
@@ -69,10 +69,17 @@ def images_per_second(detect: Callable[[Any], dict], images: np.ndarray, batch_s
         raise ValueError("images is empty: expected at least one image to time")
     batch = tf.constant(np.resize(images, (batch_size,) + tuple(images.shape[1:])).astype(images.dtype))
     np.asarray(detect(batch)["valid"])  # warm-up: tracing and the first run
-    best = float("inf")
+    rates = []
     for _ in range(rounds):
         t0 = time.perf_counter()
         for _ in range(repeats):
             np.asarray(detect(batch)["valid"])
-        best = min(best, time.perf_counter() - t0)
-    return batch_size * repeats / best
+        rates.append(batch_size * repeats / (time.perf_counter() - t0))
+    return np.array(rates)
+
+
+def images_per_second(detect: Callable[[Any], dict], images: np.ndarray, batch_size: int, repeats: int,
+                      rounds: int = 3) -> float:
+    """Throughput of a detect function on batches of batch_size images: the best of `throughputs`' rounds, the one
+    least slowed down by other programs on the machine (as timeit does)."""
+    return float(throughputs(detect, images, batch_size, repeats, rounds).max())
