@@ -26,6 +26,30 @@ def test_round_trip_rebuilds_and_loads(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
+def test_a_checkpoint_without_the_optimizer_state_predicts_the_same_at_a_third_of_the_size(tmp_path):
+    import h5py
+
+    from utils.nn.training import train
+
+    model = dncnn(4, 48)                                                        # 43k weights: the file's overhead small
+    x = np.random.default_rng(1).random((8, 12, 12, 1)).astype(np.float32)
+    train(model, x, x, loss="mse", epochs=1, batch_size=4, progress=False)       # Adam's moments now exist
+    kwargs = {"depth": 4, "channels": 48}
+    save_checkpoint(model, "full", "utils.denoising.models:dncnn", kwargs, {}, directory=tmp_path)
+    save_checkpoint(model, "lean", "utils.denoising.models:dncnn", kwargs, {}, directory=tmp_path,
+                    optimizer_state=False)
+    with h5py.File(tmp_path / "full.weights.h5") as full, h5py.File(tmp_path / "lean.weights.h5") as lean:
+        assert "optimizer" in full and "optimizer" not in lean and set(lean) == set(full) - {"optimizer"}
+    size = {n: (tmp_path / f"{n}.weights.h5").stat().st_size for n in ("full", "lean")}
+    assert size["lean"] < 0.5 * size["full"]
+    predictions = [load_checkpoint(n, directory=tmp_path).predict(x, verbose=0) for n in ("full", "lean")]
+    np.testing.assert_array_equal(predictions[0], predictions[1])
+    np.testing.assert_array_equal(predictions[1], model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="optimizer_state"):
+        save_checkpoint(model, "bad", "utils.denoising.models:dncnn", kwargs, {}, directory=tmp_path,
+                        optimizer_state="no")
+
+
 def test_mismatched_architecture_fails_clearly(tmp_path):
     save_checkpoint(dncnn(4, 8), "tiny", "utils.denoising.models:dncnn", {"depth": 4, "channels": 8}, {},
                     directory=tmp_path)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from utils.course.checks import one_of
 from utils.course.paths import weights_dir
 
 if TYPE_CHECKING:
@@ -30,13 +31,37 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"{value!r} of type {type(value).__name__}: expected numbers, strings, lists and dicts")
 
 
+def drop_optimizer_state(weights: Path) -> None:
+    """Rewrite a .weights.h5 file without the optimizer's variables (Adam's two moments: about two thirds of it).
+
+    The model's weights are copied unchanged; a model that is not compiled loads the file as before.
+    """
+    import h5py
+
+    weights = Path(weights)
+    tmp = weights.with_name(f".{weights.name}.lean")
+    try:
+        with h5py.File(weights, "r") as source, h5py.File(tmp, "w") as out:
+            for key, value in source.attrs.items():
+                out.attrs[key] = value
+            for key in source:
+                if key != "optimizer":
+                    source.copy(source[key], out, name=key)
+        os.replace(tmp, weights)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def save_checkpoint(model: keras.Model, name: str, builder: str, builder_kwargs: dict[str, Any],
-                    provenance: dict[str, Any], directory: Path | None = None) -> Path:
+                    provenance: dict[str, Any], directory: Path | None = None, optimizer_state: bool = True) -> Path:
     """Write NAME.weights.h5 and NAME.json (how to rebuild the model, and how the weights were made).
 
+    optimizer_state: keep the optimizer's variables in the weights file, which a training continued
+    with --resume needs; False for a finished run that nothing resumes (a third of the size).
     The record is serialised before anything is written, and each file is written to a temporary
     name and then renamed over the old one: a failed save leaves the previous checkpoint as it was.
     """
+    one_of(optimizer_state, "optimizer_state", (True, False))
     if builder not in builders():
         raise ValueError(f"builder={builder!r}: expected one of {sorted(builders())}")
     record = {"name": name, "builder": builder, "builder_kwargs": builder_kwargs,
@@ -51,6 +76,8 @@ def save_checkpoint(model: keras.Model, name: str, builder: str, builder_kwargs:
     tmp_weights, tmp_json = directory / f".{name}.partial.weights.h5", directory / f".{name}.partial.json"
     try:
         model.save_weights(tmp_weights)
+        if not optimizer_state:
+            drop_optimizer_state(tmp_weights)
         tmp_json.write_text(text)
         os.replace(tmp_weights, weights)
         os.replace(tmp_json, path)

@@ -3,8 +3,9 @@
 A study (`python -m utils.train scene_losses | autoencoder_runs | dncnn_runs`) trains runs that share one
 configuration, and saves each as `data/runs/STUDY/NAME.weights.h5` beside its provenance `NAME.json`:
 what the run recorded, plus the command, the configuration, the planned epochs, wall time, device,
-backend, machine speed and distribution. Runs already saved are refused unless `--resume`, which skips
-them, and only when they were trained with the same configuration.
+backend, machine speed and distribution; the weights without the optimizer's state. Runs already saved
+are refused unless `--resume`, which skips them, and only when they were trained with the same
+configuration.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def train_study(parser: argparse.ArgumentParser, args: argparse.Namespace, argv:
                        "wall_s": round(time.time() - t0, 1), "device": device_description(),
                        "backend": keras.backend.backend(), "keras": keras.__version__, "cpu_gflops": speed,
                        "distribution": distribution})
+        # a run is trained whole or not at all (--resume skips it), so its optimizer's state is not kept
         save_checkpoint(net, name, builder(name) if callable(builder) else builder, builder_kwargs(name), record,
-                        directory)
+                        directory, optimizer_state=False)
         print(summary(name, record), flush=True)
