@@ -5,8 +5,9 @@ dncnn and autoencoder train in `utils.denoising.training`, faster_rcnn and mask_
 models of notebooks 07 and 08 in `utils.segmentation.training`; the offline studies of several seeds
 train in `utils.segmentation.scene_losses` (scene_losses: notebooks 05 and 06),
 `utils.denoising.autoencoder_runs` (autoencoder_runs: notebook 01), `utils.denoising.dncnn_runs`
-(dncnn_runs: notebook 02), `utils.denoising.application_runs` (application_runs: notebook 04) and
-`utils.detection.detector_runs` (detector_runs: notebook 11);
+(dncnn_runs: notebook 02), `utils.denoising.application_runs` (application_runs: notebook 04),
+`utils.detection.detector_runs` (detector_runs: notebook 11) and `utils.nn.depth_runs` (depth_runs:
+notebook 14);
 the scores of the classical denoisers and the shipped checkpoints on the test items (denoiser_scores)
 in `utils.denoising.scores`. This file keeps the commands recorded in the checkpoints'
 provenance working.
@@ -43,6 +44,10 @@ def main(argv: list[str] | None = None) -> None:
         from utils.detection.detector_runs import main as train_detector_runs
 
         train_detector_runs(argv)
+    elif argv and argv[0] == "depth_runs":
+        from utils.nn.depth_runs import main as train_depth_runs
+
+        train_depth_runs(argv)
     elif argv and argv[0] == "application_runs":
         from utils.denoising.application_runs import main as train_application_runs
 

@@ -134,6 +134,7 @@ def builders() -> dict[str, Callable[..., keras.Model]]:
     from utils.denoising.models import dncnn, drunet, lecture_autoencoder
     from utils.detection.rcnn import faster_rcnn, mask_rcnn
     from utils.detection.single_shot import ssd_model, yolo_model
+    from utils.nn.deep_stack import deep_stack
     from utils.segmentation import deepbv, deepmouse
     from utils.segmentation.unet import unet
     from utils.segmentation.vnet import vnet
@@ -145,6 +146,7 @@ def builders() -> dict[str, Callable[..., keras.Model]]:
                for f in ("completion_net", "super_resolution_net", "codec", "feature_autoencoder")},
             "utils.detection.rcnn:faster_rcnn": faster_rcnn, "utils.detection.rcnn:mask_rcnn": mask_rcnn,
             "utils.detection.single_shot:ssd_model": ssd_model, "utils.detection.single_shot:yolo_model": yolo_model,
+            "utils.nn.deep_stack:deep_stack": deep_stack,
             "utils.tracking.tracknet:tracknet": tracknet, "utils.segmentation.vnet:vnet": vnet,
             "utils.segmentation.unet:unet": unet, "utils.segmentation.deepbv:localizer": deepbv.localizer,
             "utils.segmentation.deepbv:segmenter": deepbv.segmenter,
