@@ -20,11 +20,12 @@ def course_root(tmp_path, monkeypatch):
 
 def test_record_writes_full_results(course_root, monkeypatch):
     monkeypatch.setenv("COURSE_QUICK", "0")
-    path = results.record({"psnr": 30.123456789, "count": 3})
+    path = results.record({"psnr": 30.123456789, "count": 3, "err": 8.8817841970012523e-16, "small": -0.000123456})
     assert path == course_root / "results" / "99_test.json"
     entry = json.loads(path.read_text())
     assert entry["notebook"] == "99_test" and entry["mode"] == "full" and entry["device"] == "CPU: test"
-    assert entry["figures"] == {"psnr": 30.123457, "count": 3.0} and entry["wall_s"] > 0
+    assert entry["figures"] == {"psnr": 30.123457, "count": 3.0, "err": 8.882e-16, "small": -0.0001235}
+    assert entry["wall_s"] > 0
 
 
 def test_record_adds_the_peak_memory_in_mib(course_root, monkeypatch):

@@ -39,11 +39,16 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10   # bytes on macOS, KiB on Linux
 
 
+def _rounded(value: float) -> float:
+    """Six decimals, or four significant digits below 0.001, so that a tiny error (8.9e-16) is not written as 0."""
+    return round(value, 6) if value == 0 or abs(value) >= 1e-3 else float(f"{value:.4g}")
+
+
 def record(figures: dict[str, float], notebook: str | None = None) -> Path:
     """Write the running notebook's headline figures with its mode, device, time, machine speed and memory; print it.
 
     The entry: {"notebook", "mode", "device", "wall_s", "cpu_gflops", "wall_s_normalized", "peak_rss_mb",
-    "figures"}. cpu_gflops is the speed session.start() measured, wall_s_normalized the wall time on the
+    "figures"}; each figure rounded to six decimals, or to four significant digits below 0.001. cpu_gflops is the speed session.start() measured, wall_s_normalized the wall time on the
     reference machine (`utils.course.speed.normalized`); both are None on a GPU. peak_rss_mb is the kernel's
     peak resident memory up to this call (the course's budget: 4096).
     """
@@ -51,7 +56,7 @@ def record(figures: dict[str, float], notebook: str | None = None) -> Path:
         raise ValueError(f"figures={figures!r}: expected a non-empty dict of name -> number")
     clean: dict[str, float] = {}
     for name, value in figures.items():
-        clean[str(name)] = round(number_in(value, f"figures[{name!r}]"), 6)
+        clean[str(name)] = _rounded(number_in(value, f"figures[{name!r}]"))
     state = session.current()
     notebook = notebook or str(state["notebook"])
     wall = session.elapsed()
