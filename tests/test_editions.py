@@ -364,7 +364,7 @@ def test_every_deck_fits_a_projector(name, built, browser):
 CODE_OVER_88: set[str] = set(NAMES) - {"00_setup", "01_denoising_autoencoder", "02_residual_denoising_dncnn",
                                         "03_upsampling_transposed_convolution", "04_autoencoder_applications",
                                         "05_semantic_segmentation_unet",
-                                        "06_soft_dice_class_imbalance"}
+                                        "06_soft_dice_class_imbalance", "11_yolo_ssd"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="lines over 88"))
