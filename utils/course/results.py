@@ -48,8 +48,9 @@ def record(figures: dict[str, float], notebook: str | None = None) -> Path:
     """Write the running notebook's headline figures with its mode, device, time, machine speed and memory; print it.
 
     The entry: {"notebook", "mode", "device", "wall_s", "cpu_gflops", "wall_s_normalized", "peak_rss_mb",
-    "figures"}; each figure rounded to six decimals, or to four significant digits below 0.001. cpu_gflops is the speed session.start() measured, wall_s_normalized the wall time on the
-    reference machine (`utils.course.speed.normalized`); both are None on a GPU. peak_rss_mb is the kernel's
+    "figures"}; each figure rounded to six decimals, or to four significant digits below 0.001. cpu_gflops is
+    the speed session.start() measured, wall_s_normalized the wall time on the reference machine
+    (`utils.course.speed.normalized`); both are None on a GPU. peak_rss_mb is the kernel's
     peak resident memory up to this call (the course's budget: 4096).
     """
     if not isinstance(figures, dict) or not figures:
