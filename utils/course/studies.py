@@ -1,6 +1,7 @@
 """The loop every offline study shares: each run (an arm and a training seed) trained to its end and saved.
 
-A study (`python -m utils.train scene_losses | autoencoder_runs | dncnn_runs`) trains runs that share one
+A study (`python -m utils.train scene_losses | autoencoder_runs | dncnn_runs | application_runs |
+detector_runs | depth_runs`) trains runs that share one
 configuration, and saves each as `data/runs/STUDY/NAME.weights.h5` beside its provenance `NAME.json`:
 what the run recorded, plus the command, the configuration, the planned epochs, wall time, device,
 backend, machine speed and distribution; the weights without the optimizer's state. Runs already saved
