@@ -28,12 +28,12 @@ def test_without_batch_norm_and_bad_inputs():
             deep_stack(**kwargs)
 
 
-def test_a_tiny_study_saves_each_patch_score_and_refuses_bad_flags(tmp_path_factory, monkeypatch, capsys):
+def test_a_tiny_study_saves_each_patch_score_and_refuses_bad_flags(tmp_path_factory, capsys):
     study = Study(patches=32, val_patches=8, epochs=1)
-    with own_course_root(tmp_path_factory) as root:
+    # the course root is this test's only while the block runs (COURSE_ROOT set and restored by own_course_root)
+    with own_course_root(tmp_path_factory):
         main(["depth_runs", "--study", "tiny", "--variants", "plain_20", "--seeds", "1", "--patches", "32",
               "--val-patches", "8", "--epochs", "1"])
-        monkeypatch.setenv("COURSE_ROOT", str(root))
         model, record = load_run("tiny", "plain_20", 1)
     assert record["epochs"] == record["epochs_planned"] == 1 and record["steps"] == 1
     assert record["builder_kwargs"] == builder_kwargs(study, "plain_20") == {"depth": 20, "residual": False,
