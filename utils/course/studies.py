@@ -92,3 +92,12 @@ def train_study(parser: argparse.ArgumentParser, args: argparse.Namespace, argv:
         save_checkpoint(net, name, builder(name) if callable(builder) else builder, builder_kwargs(name), record,
                         directory, optimizer_state=False)
         print(summary(name, record), flush=True)
+
+
+def load_saved_run(study: str, name: str):
+    """The model of one saved run of data/runs/<study>/ (rebuilt from its provenance) and its provenance record."""
+    from utils.course.checkpoints import load_checkpoint, read_provenance
+    from utils.course.paths import runs_dir
+
+    directory = runs_dir(study)
+    return load_checkpoint(name, directory=directory), read_provenance(name, directory)

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from utils.course.checks import non_negative_int, one_of
-from utils.course.paths import runs_dir
 from utils.course.studies import add_study_arguments, check_seeds_and_rate, train_study
 
 BUILDER = "utils.denoising.models:dncnn"
@@ -141,10 +140,9 @@ def train_run(study: Study, variant: str, seed: int) -> tuple[Any, dict[str, Any
 
 def load_run(study: str, variant: str, seed: int):
     """The model of one saved run and its provenance record."""
-    from utils.course.checkpoints import load_checkpoint, read_provenance
+    from utils.course.studies import load_saved_run
 
-    name, directory = run_name(variant, seed), runs_dir(study)
-    return load_checkpoint(name, directory=directory), read_provenance(name, directory)
+    return load_saved_run(study, run_name(variant, seed))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -237,10 +237,9 @@ def train_run(study: Study, loss: str, seed: int, train, test) -> tuple[Any, dic
 
 def load_run(study: str, loss: str, seed: int):
     """The model of one saved run and its provenance record."""
-    from utils.course.checkpoints import load_checkpoint, read_provenance
+    from utils.course.studies import load_saved_run
 
-    name, directory = run_name(loss, seed), runs_dir(study)
-    return load_checkpoint(name, directory=directory), read_provenance(name, directory)
+    return load_saved_run(study, run_name(loss, seed))
 
 
 def study_config(study: str) -> Study:
