@@ -188,3 +188,21 @@ def test_truncated_files_are_named(tmp_path):
     (tmp_path / "t.json").write_text('{"name": "t", "builder"')
     with pytest.raises(ValueError, match=r"t\.json is not valid JSON"):
         read_provenance("t", directory=tmp_path)
+
+
+def test_a_study_names_its_runs_variant_and_seed_and_records_its_configuration():
+    from dataclasses import dataclass
+
+    from utils.course.studies import StudyConfig, seed_run_name
+
+    @dataclass(frozen=True)
+    class Tiny(StudyConfig):
+        epochs: int = 2
+        sizes: tuple = (1, 2)
+
+    assert Tiny().as_record() == {"epochs": 2, "sizes": (1, 2)}
+    assert seed_run_name("plain", 3, ("plain", "residual")) == "plain_seed3"
+    for variant, seed, message in (("deep", 0, "variant"), ("plain", -1, "seed"), ("plain", 1.5, "seed"),
+                                   ("plain", True, "seed")):
+        with pytest.raises(ValueError, match=message):
+            seed_run_name(variant, seed, ("plain", "residual"))

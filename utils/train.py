@@ -6,8 +6,8 @@ models of notebooks 07 and 08 in `utils.segmentation.training`; the offline stud
 train in `utils.segmentation.scene_losses` (scene_losses: notebooks 05 and 06),
 `utils.denoising.autoencoder_runs` (autoencoder_runs: notebook 01), `utils.denoising.dncnn_runs`
 (dncnn_runs: notebook 02), `utils.denoising.application_runs` (application_runs: notebook 04),
-`utils.detection.detector_runs` (detector_runs: notebook 11) and `utils.nn.depth_runs` (depth_runs:
-notebook 14);
+`utils.detection.localizer_runs` (localizer_runs: notebook 09), `utils.detection.detector_runs`
+(detector_runs: notebook 11) and `utils.nn.depth_runs` (depth_runs: notebook 14);
 the scores of the classical denoisers and the shipped checkpoints on the test items (denoiser_scores)
 in `utils.denoising.scores`. This file keeps the commands recorded in the checkpoints'
 provenance working.
@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> None:
         from utils.denoising.autoencoder_runs import main as train_autoencoder_runs
 
         train_autoencoder_runs(argv)
+    elif argv and argv[0] == "localizer_runs":
+        from utils.detection.localizer_runs import main as train_localizer_runs
+
+        train_localizer_runs(argv)
     elif argv and argv[0] == "detector_runs":
         from utils.detection.detector_runs import main as train_detector_runs
 

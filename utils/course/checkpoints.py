@@ -132,6 +132,7 @@ def builders() -> dict[str, Callable[..., keras.Model]]:
     """The model builders a checkpoint may name: a fixed table, so that a data file never chooses code to run."""
     from utils.denoising import applications
     from utils.denoising.models import dncnn, drunet, lecture_autoencoder
+    from utils.detection.localizer import classify_and_localize
     from utils.detection.rcnn import faster_rcnn, mask_rcnn
     from utils.detection.single_shot import ssd_model, yolo_model
     from utils.nn.deep_stack import deep_stack
@@ -144,6 +145,7 @@ def builders() -> dict[str, Callable[..., keras.Model]]:
             "utils.denoising.models:lecture_autoencoder": lecture_autoencoder,
             **{f"utils.denoising.applications:{f}": getattr(applications, f)
                for f in ("completion_net", "super_resolution_net", "codec", "feature_autoencoder")},
+            "utils.detection.localizer:classify_and_localize": classify_and_localize,
             "utils.detection.rcnn:faster_rcnn": faster_rcnn, "utils.detection.rcnn:mask_rcnn": mask_rcnn,
             "utils.detection.single_shot:ssd_model": ssd_model, "utils.detection.single_shot:yolo_model": yolo_model,
             "utils.nn.deep_stack:deep_stack": deep_stack,

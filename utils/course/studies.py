@@ -1,7 +1,7 @@
 """The loop every offline study shares: each run (an arm and a training seed) trained to its end and saved.
 
 A study (`python -m utils.train scene_losses | autoencoder_runs | dncnn_runs | application_runs |
-detector_runs | depth_runs`) trains runs that share one
+localizer_runs | detector_runs | depth_runs`) trains runs that share one
 configuration, and saves each as `data/runs/STUDY/NAME.weights.h5` beside its provenance `NAME.json`:
 what the run recorded, plus the command, the configuration, the planned epochs, wall time, device,
 backend, machine speed and distribution; the weights without the optimizer's state. Runs already saved
@@ -13,8 +13,25 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from typing import Any
+
+
+class StudyConfig:
+    """Base of a study's frozen configuration dataclass: what every run of the study shares."""
+
+    def as_record(self) -> dict[str, Any]:
+        """The configuration as plain JSON values, to compare with a saved run's."""
+        return asdict(self)
+
+
+def seed_run_name(variant: str, seed: int, variants: Iterable[str]) -> str:
+    """The file name of a run, without its suffix: VARIANT_seedK, for a variant of `variants` and a seed >= 0."""
+    from utils.course.checks import non_negative_int, one_of
+
+    one_of(variant, "variant", tuple(variants))
+    return f"{variant}_seed{non_negative_int(seed, 'seed')}"
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:

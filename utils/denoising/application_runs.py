@@ -31,14 +31,14 @@ as `data/runs/STUDY/VARIANT_seedK.{weights.h5,json}` with its provenance (`utils
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from utils.course.checks import non_negative_int, one_of
-from utils.course.studies import add_study_arguments, check_seeds_and_rate, train_study
+from utils.course.checks import one_of
+from utils.course.studies import StudyConfig, add_study_arguments, check_seeds_and_rate, seed_run_name, train_study
 
 MODULE = "utils.denoising.applications"
 # variant: (family, the builder's arguments)
@@ -60,7 +60,7 @@ COMPLETION_TEST_SIDE = 256   # the central crop of each test photo that completi
 
 
 @dataclass(frozen=True)
-class Study:
+class Study(StudyConfig):
     """What every run of the study shares: the data, the budgets and the optimizer."""
 
     n_patches: int = 4096          # 48x48 patches (super-resolution, codecs); completion takes a quarter, 96x96
@@ -84,15 +84,10 @@ class Study:
         """The planned epochs of a variant's runs: its family's budget."""
         return getattr(self, f"epochs_{VARIANTS[one_of(variant, 'variant', tuple(VARIANTS))][0]}")
 
-    def as_record(self) -> dict[str, Any]:
-        """The configuration as plain JSON values, to compare with a saved run's."""
-        return asdict(self)
-
 
 def run_name(variant: str, seed: int) -> str:
     """The file name of a run, without its suffix: VARIANT_seedK."""
-    one_of(variant, "variant", tuple(VARIANTS))
-    return f"{variant}_seed{non_negative_int(seed, 'seed')}"
+    return seed_run_name(variant, seed, VARIANTS)
 
 
 def builder(variant: str) -> str:

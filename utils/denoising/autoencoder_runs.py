@@ -24,13 +24,13 @@ runs already saved with the same configuration; no run is cut short.
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from utils.course.checks import non_negative_int, one_of
-from utils.course.studies import add_study_arguments, check_seeds_and_rate, train_study
+from utils.course.checks import one_of
+from utils.course.studies import StudyConfig, add_study_arguments, check_seeds_and_rate, seed_run_name, train_study
 
 BUILDER = "utils.denoising.models:lecture_autoencoder"
 # what each variant changes: the noise of its pairs (sigma, or "blind" up to 55) and the model's arguments
@@ -46,7 +46,7 @@ TEST_SIGMAS = (25, 50)  # the test photos' noise levels, each scored in every ru
 
 
 @dataclass(frozen=True)
-class Study:
+class Study(StudyConfig):
     """What every run of a study shares: the pairs and the optimizer (not the variant, not the seed)."""
 
     n_pairs: int = 16384         # 32x32 pairs, the last `validation` of them held out
@@ -57,10 +57,6 @@ class Study:
     learning_rate: float = 1e-3
     noise_seeds: int = 3         # test items: every test photo with this many noise draws at each sigma
 
-    def as_record(self) -> dict[str, Any]:
-        """The configuration as plain JSON values, to compare with a saved run's."""
-        return asdict(self)
-
     @property
     def n_fit(self) -> int:
         """The pairs trained on (the first ones; the rest validate), as Keras's validation_split counts them."""
@@ -69,8 +65,7 @@ class Study:
 
 def run_name(variant: str, seed: int) -> str:
     """The file name of a run, without its suffix: VARIANT_seedK."""
-    one_of(variant, "variant", tuple(VARIANTS))
-    return f"{variant}_seed{non_negative_int(seed, 'seed')}"
+    return seed_run_name(variant, seed, VARIANTS)
 
 
 def pairs(study: Study, variant: str) -> tuple[np.ndarray, np.ndarray]:

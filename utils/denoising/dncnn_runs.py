@@ -23,13 +23,13 @@ saved as `data/runs/STUDY/VARIANT_seedK.{weights.h5,json}` with its provenance (
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from utils.course.checks import non_negative_int, one_of
-from utils.course.studies import add_study_arguments, check_seeds_and_rate, train_study
+from utils.course.checks import one_of
+from utils.course.studies import StudyConfig, add_study_arguments, check_seeds_and_rate, seed_run_name, train_study
 
 BUILDER = "utils.denoising.models:dncnn"
 # what each variant changes: the noise of its training pairs ("blind" up to sigma_max, or one sigma) and dncnn's
@@ -46,7 +46,7 @@ TEST_SIGMAS = (15, 25, 50)
 
 
 @dataclass(frozen=True)
-class Study:
+class Study(StudyConfig):
     """What every run of a study shares: the network's size, the data and the optimizer."""
 
     depth: int = 8
@@ -60,15 +60,10 @@ class Study:
     data_seed: int = 0
     noise_seeds: int = 3
 
-    def as_record(self) -> dict[str, Any]:
-        """The configuration as plain JSON values, to compare with a saved run's."""
-        return asdict(self)
-
 
 def run_name(variant: str, seed: int) -> str:
     """The file name of a run, without its suffix: VARIANT_seedK."""
-    one_of(variant, "variant", tuple(VARIANTS))
-    return f"{variant}_seed{non_negative_int(seed, 'seed')}"
+    return seed_run_name(variant, seed, VARIANTS)
 
 
 def builder_kwargs(study: Study, variant: str) -> dict[str, Any]:

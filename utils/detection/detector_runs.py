@@ -27,14 +27,14 @@ disjoint groups of them (the items of notebook 11's intervals); the best-F1 scor
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from utils.course.checks import non_negative_int, one_of
-from utils.course.studies import add_study_arguments, check_seeds_and_rate, train_study
+from utils.course.checks import one_of
+from utils.course.studies import StudyConfig, add_study_arguments, check_seeds_and_rate, seed_run_name, train_study
 
 SCENES = {"size": 128, "n_objects": (1, 4)}       # notebook 11's scenes, with object_size by budget
 OBJECT_SIZE, SMALL_OBJECT_SIZE = (20, 48), (8, 20)
@@ -57,7 +57,7 @@ BUILDERS = {"faster_rcnn": "utils.detection.rcnn:faster_rcnn", "ssd": "utils.det
 
 
 @dataclass(frozen=True)
-class Study:
+class Study(StudyConfig):
     """What every run of the study shares: the data, the budgets and the optimizers."""
 
     train_scenes: int = 6000
@@ -77,15 +77,10 @@ class Study:
         return self.epochs if VARIANTS[one_of(variant, "variant", tuple(VARIANTS))][2] == "full" else \
             self.reduced_epochs
 
-    def as_record(self) -> dict[str, Any]:
-        """The configuration as plain JSON values, to compare with a saved run's."""
-        return asdict(self)
-
 
 def run_name(variant: str, seed: int) -> str:
     """The file name of a run, without its suffix: VARIANT_seedK."""
-    one_of(variant, "variant", tuple(VARIANTS))
-    return f"{variant}_seed{non_negative_int(seed, 'seed')}"
+    return seed_run_name(variant, seed, VARIANTS)
 
 
 def builder(variant: str) -> str:

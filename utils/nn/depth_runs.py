@@ -12,14 +12,14 @@ is saved as `data/runs/STUDY/VARIANT_seedK.{weights.h5,json}` with its provenanc
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from utils.course.checks import non_negative_int, one_of
-from utils.course.studies import add_study_arguments, check_seeds_and_rate, train_study
+from utils.course.checks import one_of
+from utils.course.studies import StudyConfig, add_study_arguments, check_seeds_and_rate, seed_run_name, train_study
 
 BUILDER = "utils.nn.deep_stack:deep_stack"
 VARIANTS: dict[str, dict[str, Any]] = {f"{kind}_{depth}": {"depth": depth, "residual": kind == "residual"}
@@ -28,7 +28,7 @@ SIGMA, PATCH = 25, 12
 
 
 @dataclass(frozen=True)
-class Study:
+class Study(StudyConfig):
     """What every run of the study shares: the width, the data and the optimizer."""
 
     width: int = 16
@@ -38,15 +38,10 @@ class Study:
     batch_size: int = 32
     learning_rate: float = 1e-3
 
-    def as_record(self) -> dict[str, Any]:
-        """The configuration as plain JSON values, to compare with a saved run's."""
-        return asdict(self)
-
 
 def run_name(variant: str, seed: int) -> str:
     """The file name of a run, without its suffix: VARIANT_seedK."""
-    one_of(variant, "variant", tuple(VARIANTS))
-    return f"{variant}_seed{non_negative_int(seed, 'seed')}"
+    return seed_run_name(variant, seed, VARIANTS)
 
 
 def builder_kwargs(study: Study, variant: str) -> dict[str, Any]:
