@@ -53,11 +53,12 @@ def drop_optimizer_state(weights: Path) -> None:
 
 
 def save_checkpoint(model: keras.Model, name: str, builder: str, builder_kwargs: dict[str, Any],
-                    provenance: dict[str, Any], directory: Path | None = None, optimizer_state: bool = True) -> Path:
+                    provenance: dict[str, Any], directory: Path | None = None, optimizer_state: bool = False) -> Path:
     """Write NAME.weights.h5 and NAME.json (how to rebuild the model, and how the weights were made).
 
-    optimizer_state: keep the optimizer's variables in the weights file, which a training continued
-    with --resume needs; False for a finished run that nothing resumes (a third of the size).
+    optimizer_state: keep the optimizer's variables (Adam's two moments: the file three times the size).
+    The default leaves them out: the training commands' --resume loads the weights into a model that is
+    compiled afterwards, with a fresh optimizer and schedule, so nothing reads them.
     The record is serialised before anything is written, and each file is written to a temporary
     name and then renamed over the old one: a failed save leaves the previous checkpoint as it was.
     """
