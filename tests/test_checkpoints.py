@@ -211,3 +211,23 @@ def test_a_study_names_its_runs_variant_and_seed_and_records_its_configuration()
                                    ("plain", True, "seed")):
         with pytest.raises(ValueError, match=message):
             seed_run_name(variant, seed, ("plain", "residual"))
+
+
+def test_a_study_s_integer_flags_default_to_its_configuration_and_refuse_values_below_their_least(capsys):
+    import argparse
+    from dataclasses import dataclass
+
+    from utils.course.studies import StudyConfig, add_integer_flags, integer_flags
+
+    @dataclass(frozen=True)
+    class Tiny(StudyConfig):
+        epochs: int = 2
+        folds: int = 5
+
+    parser = argparse.ArgumentParser(prog="tiny")
+    add_integer_flags(parser, Tiny(), ("epochs", "folds"))
+    args = parser.parse_args([])
+    assert integer_flags(parser, args, ("epochs", "folds"), least={"folds": 2}) == {"epochs": 2, "folds": 5}
+    with pytest.raises(SystemExit):
+        integer_flags(parser, parser.parse_args(["--folds", "1"]), ("epochs", "folds"), least={"folds": 2})
+    assert "--folds 1: expected at least 2" in capsys.readouterr().err

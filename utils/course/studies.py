@@ -44,6 +44,24 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
                         help="data-parallel training (utils.nn.distribution); the batch stays the global batch")
 
 
+def add_integer_flags(parser: argparse.ArgumentParser, defaults: Any, flags: Iterable[str]) -> None:
+    """--FIELD-NAME for each integer field of a study's configuration, defaulting to its value in `defaults`."""
+    for flag in flags:
+        parser.add_argument("--" + flag.replace("_", "-"), type=int, default=getattr(defaults, flag))
+
+
+def integer_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, flags: Iterable[str],
+                  least: dict[str, int] | None = None) -> dict[str, int]:
+    """The flags' values by field name, refusing by flag name any below its least value (1 unless `least` says)."""
+    values = {}
+    for flag in flags:
+        bound = (least or {}).get(flag, 1)
+        if getattr(args, flag) < bound:
+            parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected at least {bound}")
+        values[flag] = getattr(args, flag)
+    return values
+
+
 def check_seeds_and_rate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse repeated or negative --seeds and a learning rate --lr that is not positive, by flag name."""
     if any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):

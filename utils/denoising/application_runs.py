@@ -38,7 +38,15 @@ from typing import Any
 import numpy as np
 
 from utils.course.checks import one_of
-from utils.course.studies import StudyConfig, add_study_arguments, check_seeds_and_rate, seed_run_name, train_study
+from utils.course.studies import (
+    StudyConfig,
+    add_integer_flags,
+    add_study_arguments,
+    check_seeds_and_rate,
+    integer_flags,
+    seed_run_name,
+    train_study,
+)
 
 MODULE = "utils.denoising.applications"
 # variant: (family, the builder's arguments)
@@ -265,20 +273,16 @@ def main(argv: list[str] | None = None) -> None:
     defaults = Study()
     flags = ("n_patches", "batch_size", "epochs_completion", "completion_batch", "epochs_sr", "epochs_codec",
              "levels", "epochs_features", "hole_draws")
-    for flag in flags:
-        parser.add_argument("--" + flag.replace("_", "-"), type=int, default=getattr(defaults, flag))
+    add_integer_flags(parser, defaults, flags)
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
     parser.add_argument("--features-lr", type=float, default=defaults.features_lr)
     add_study_arguments(parser)
     args = parser.parse_args(argv)
-    for flag in flags:
-        if getattr(args, flag) < (2 if flag == "levels" else 4 if flag == "n_patches" else 1):
-            parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected at least "
-                         f"{2 if flag == 'levels' else 4 if flag == 'n_patches' else 1}")
+    values = integer_flags(parser, args, flags, least={"levels": 2, "n_patches": 4})
     check_seeds_and_rate(parser, args)
     if not args.features_lr > 0:
         parser.error(f"--features-lr {args.features_lr}: expected a positive learning rate")
-    study = Study(**{flag: getattr(args, flag) for flag in flags}, learning_rate=args.lr,
+    study = Study(**values, learning_rate=args.lr,
                   features_lr=args.features_lr)
     runs = {run_name(variant, seed): (variant, seed) for variant in args.variants for seed in args.seeds}
 

@@ -34,7 +34,15 @@ from typing import Any
 import numpy as np
 
 from utils.course.checks import one_of
-from utils.course.studies import StudyConfig, add_study_arguments, check_seeds_and_rate, seed_run_name, train_study
+from utils.course.studies import (
+    StudyConfig,
+    add_integer_flags,
+    add_study_arguments,
+    check_seeds_and_rate,
+    integer_flags,
+    seed_run_name,
+    train_study,
+)
 
 SCENES = {"size": 128, "n_objects": (1, 4)}       # notebook 11's scenes, with object_size by budget
 OBJECT_SIZE, SMALL_OBJECT_SIZE = (20, 48), (8, 20)
@@ -240,23 +248,19 @@ def main(argv: list[str] | None = None) -> None:
     defaults = Study()
     flags = ("train_scenes", "epochs", "reduced_scenes", "reduced_epochs", "test_scenes", "val_scenes", "folds",
              "single_shot_batch", "rcnn_batch")
-    for flag in flags:
-        parser.add_argument("--" + flag.replace("_", "-"), type=int, default=getattr(defaults, flag))
+    add_integer_flags(parser, defaults, flags)
     parser.add_argument("--lr", type=float, default=defaults.single_shot_lr, help="YOLO's and SSD's")
     parser.add_argument("--rcnn-lr", type=float, default=defaults.rcnn_lr)
     add_study_arguments(parser)
     args = parser.parse_args(argv)
-    for flag in flags:
-        least = 2 if flag == "folds" else 1
-        if getattr(args, flag) < least:
-            parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected at least {least}")
+    values = integer_flags(parser, args, flags, least={"folds": 2})
     if args.test_scenes % args.folds or args.test_scenes < 2 * args.folds:
         parser.error(f"--test-scenes {args.test_scenes} in --folds {args.folds}: expected a multiple of the folds, "
                      "at least two scenes each")
     check_seeds_and_rate(parser, args)
     if not args.rcnn_lr > 0:
         parser.error(f"--rcnn-lr {args.rcnn_lr}: expected a positive learning rate")
-    study = Study(**{flag: getattr(args, flag) for flag in flags}, single_shot_lr=args.lr, rcnn_lr=args.rcnn_lr)
+    study = Study(**values, single_shot_lr=args.lr, rcnn_lr=args.rcnn_lr)
     # seed by seed, so that a run cut short leaves every arm with the same seeds done
     runs = {run_name(variant, seed): (variant, seed) for seed in args.seeds for variant in args.variants}
 

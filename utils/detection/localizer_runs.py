@@ -29,7 +29,15 @@ from typing import Any
 import numpy as np
 
 from utils.course.checks import one_of
-from utils.course.studies import StudyConfig, add_study_arguments, check_seeds_and_rate, seed_run_name, train_study
+from utils.course.studies import (
+    StudyConfig,
+    add_integer_flags,
+    add_study_arguments,
+    check_seeds_and_rate,
+    integer_flags,
+    seed_run_name,
+    train_study,
+)
 
 BUILDER = "utils.detection.localizer:classify_and_localize"
 SCENES = {"size": 128, "n_objects": 1, "object_size": (20, 48)}
@@ -126,16 +134,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
     defaults = Study()
     flags = ("scenes", "test_scenes", "epochs", "batch_size")
-    for flag in flags:
-        parser.add_argument("--" + flag.replace("_", "-"), type=int, default=getattr(defaults, flag))
+    add_integer_flags(parser, defaults, flags)
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
     add_study_arguments(parser)
     args = parser.parse_args(argv)
-    for flag in flags:
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected at least 1")
+    values = integer_flags(parser, args, flags)
     check_seeds_and_rate(parser, args)
-    study = Study(**{flag: getattr(args, flag) for flag in flags}, learning_rate=args.lr)
+    study = Study(**values, learning_rate=args.lr)
     runs = {run_name(variant, seed): (variant, seed) for seed in args.seeds for variant in args.variants}
 
     def summary(name: str, record: dict[str, Any]) -> str:
