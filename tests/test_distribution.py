@@ -1,7 +1,10 @@
 """Data-parallel training (utils.nn.distribution) on the CPU split into two logical devices: one training step on
-a global batch gives on 2 replicas the weights it gives on 1 device, and a model trained on 2 loads on 1."""
+a global batch gives on 2 replicas the weights it gives on 1 device, and a model trained on 2 loads on 1; the same
+for two worker processes on localhost (MultiWorkerMirroredStrategy from TF_CONFIG)."""
 
 import json
+import os
+import socket
 import subprocess
 import sys
 
@@ -60,6 +63,58 @@ def test_two_replicas_take_the_same_steps_as_one_device_and_their_model_loads_on
     assert result["moved"] > 1e-3                                         # the steps changed the weights ...
     assert result["one_vs_two"] < 1e-5                                    # ... the same way on 1 and on 2 replicas
     assert result["reloaded"] < 1e-6
+
+
+# Two steps of a global batch of 8, on one device ("none") or as one of two workers ("multi_worker").
+WORKER = """
+import sys
+import numpy as np
+from utils.course.session import quiet_tensorflow
+quiet_tensorflow()
+import keras
+from utils.nn.distribution import use_distribution
+from utils.nn.training import train
+
+replicas = use_distribution(sys.argv[1])
+keras.utils.set_random_seed(0)
+model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+                          keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1)])
+start = model.get_weights()
+rng = np.random.default_rng(0)
+x, y = rng.normal(size=(16, 8, 8, 1)).astype("float32"), rng.normal(size=(16, 1)).astype("float32")
+train(model, x, y, loss="mse", epochs=1, batch_size=8, learning_rate=1e-2, schedule="constant", progress=False)
+np.savez(sys.argv[2], replicas=replicas, *start, *model.get_weights())
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_workers_on_localhost_take_the_same_steps_as_one_device(tmp_path):
+    import numpy as np
+
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
+    runs = {}
+    for name, kind, index in (("worker0", "multi_worker", 0), ("worker1", "multi_worker", 1), ("one", "none", None)):
+        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        if index is None:
+            env.pop("TF_CONFIG")
+        runs[name] = subprocess.Popen([sys.executable, "-c", WORKER, kind, str(tmp_path / f"{name}.npz")],
+                                      cwd=repo_root(), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True)
+    for name, run in runs.items():
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, f"{name}: {err[-3000:]}"
+    saved = {name: np.load(tmp_path / f"{name}.npz") for name in runs}
+    assert [int(saved[n]["replicas"]) for n in runs] == [2, 2, 1]        # each worker one replica of two
+    weights = {n: [saved[n][f"arr_{i}"] for i in range(8)] for n in runs}  # 4 arrays before, 4 after
+    moved = max(np.abs(a - b).max() for a, b in zip(weights["one"][:4], weights["one"][4:]))
+    assert moved > 1e-3                                                   # the steps changed the weights ...
+    for worker in ("worker0", "worker1"):                                 # ... alike on 2 workers and on 1 device
+        assert max(np.abs(a - b).max() for a, b in zip(weights[worker][4:], weights["one"][4:])) < 1e-5
 
 
 def test_bad_distributions_are_refused(monkeypatch):
