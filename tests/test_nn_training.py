@@ -55,6 +55,48 @@ def test_fresh_data_each_epoch_validation_and_constant_rate():
     assert run.steps == 12 and float(model.optimizer.learning_rate) == pytest.approx(0.01)
 
 
+def test_drawing_ahead_overlaps_sampling_with_training_and_keeps_the_same_pairs():
+    import threading
+    import time
+
+    weights = {}
+
+    def runs(ahead: bool):
+        rng = np.random.default_rng(0)    # one generator, as the samplers use: the pairs depend on the call order
+        log = []
+
+        def epoch_pairs(epoch):
+            log.append((epoch, "start", time.perf_counter(), threading.current_thread().name))
+            time.sleep(0.3)               # a slow sampler
+            x = rng.normal(size=(32, 4)).astype(np.float32)
+            log.append((epoch, "end", time.perf_counter(), None))
+            return x, x @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)
+
+        class Slow(keras.callbacks.Callback):           # a slow training epoch
+            def on_epoch_end(self, epoch, logs=None):
+                log.append((epoch, "trained", time.perf_counter(), None))
+
+            def on_epoch_begin(self, epoch, logs=None):
+                time.sleep(0.3)
+
+        model = tiny_model()
+        train(model, epoch_pairs, loss="mse", epochs=3, batch_size=8, callbacks=[Slow()], ahead=ahead)
+        weights[ahead] = model.get_weights()
+        return log
+
+    alone, overlapped = runs(False), runs(True)
+    for a, b in zip(weights[False], weights[True]):
+        np.testing.assert_array_equal(a, b)                   # the same pairs, so the same weights
+    assert [e for e, what, *_ in overlapped if what == "start"] == [0, 1, 2]   # each epoch drawn once, in order
+    started = {e: t for e, what, t, _ in overlapped if what == "start"}
+    trained = {e: t for e, what, t, _ in overlapped if what == "trained"}
+    assert started[1] < trained[0] and started[2] < trained[1]  # drawn while the previous epoch trained
+    assert {name for *_, name in overlapped if name} - {threading.current_thread().name}  # in another thread
+    started_alone = {e: t for e, what, t, _ in alone if what == "start"}
+    trained_alone = {e: t for e, what, t, _ in alone if what == "trained"}
+    assert started_alone[1] > trained_alone[0]                # without: drawn only after the epoch ended
+
+
 def test_a_finite_dataset_and_callbacks_see_every_epoch():
     x, y = data()
     seen = []
@@ -85,6 +127,10 @@ def test_bad_arguments_are_named():
             train(model, x, y, loss="mse", **kwargs)
     with pytest.raises(ValueError, match="y is given but x is a dataset or a function"):
         train(model, lambda e: (x, y), y, loss="mse", epochs=1)
+    with pytest.raises(ValueError, match="ahead=True draws the next epoch"):
+        train(model, x, y, loss="mse", epochs=1, ahead=True)
+    with pytest.raises(ValueError, match="jit_compile='yes'"):
+        train(model, x, y, loss="mse", epochs=1, jit_compile="yes")
     with pytest.raises(ValueError, match="unknown or infinite length"):
         train(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(8).repeat(), loss="mse", epochs=1)
     with pytest.raises(KeyError, match="key='accuracy'"):

@@ -185,16 +185,6 @@ def main(argv: list[str] | None = None) -> None:
         return ([noisy, sigma[:, None] / 255.0] if told else noisy), clean
 
     pool = ThreadPoolExecutor(max(args.workers, 1))
-    ahead = ThreadPoolExecutor(1)
-    pending = {}
-
-    def epoch_pairs(epoch: int) -> tuple:
-        if not args.workers:
-            return draw_pairs(epoch)
-        # the next epoch's pairs are drawn in the background while this one trains
-        pairs = pending.pop(epoch).result() if epoch in pending else draw_pairs(epoch)
-        pending[epoch + 1] = ahead.submit(draw_pairs, epoch + 1)
-        return pairs
 
     def provenance(epochs_run: int, val_mse: float) -> dict:
         # a resumed checkpoint is reproduced by running its commands in order
@@ -234,12 +224,12 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"{model.name}: {model.count_params():,} parameters; {len(photos)} training images; {command}", flush=True)
     timed = args.schedule == "minutes"
-    run = train(model, epoch_pairs, loss="mse", epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                schedule="constant" if timed else "cosine", alpha=0.01, clipnorm=1.0,
+    # with workers, the next epoch's pairs are drawn in the background while this one trains
+    run = train(model, draw_pairs, ahead=args.workers > 0, loss="mse", epochs=args.epochs, batch_size=args.batch_size,
+                learning_rate=args.lr, schedule="constant" if timed else "cosine", alpha=0.01, clipnorm=1.0,
                 validation_data=(val_x, val_clean), callbacks=[SaveEveryEpoch(), *([CosineOverMinutes()] * timed)],
                 max_seconds=args.minutes * 60 if args.minutes else None)
     pool.shutdown(cancel_futures=True)
-    ahead.shutdown(cancel_futures=True)
     if args.mixed_precision:  # evaluate in float32, as the checkpoint is used everywhere else
         keras.config.set_dtype_policy("float32")
         trained, model = model, build_from_provenance({"builder": builder, "builder_kwargs": kwargs})

@@ -11,6 +11,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,7 +213,7 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
           learning_rate: float = 1e-3, schedule: str = "cosine", alpha: float = 0.0, clipnorm: float | None = None,
           loss_weights: Any = None, metrics: Any = None, validation_data: Any = None, validation_split: float = 0.0,
           callbacks: Sequence[keras.callbacks.Callback] = (), max_seconds: float | None = None,
-          progress: bool = True) -> Trained:
+          progress: bool = True, ahead: bool = False, jit_compile: bool | str = "auto") -> Trained:
     """Compile model with Adam (see `optimizer`) and fit it for `epochs`; return its history and wall time.
 
     x: arrays (with targets y), a finite tf.data.Dataset (y None), or a function epoch -> (x, y) of
@@ -220,6 +221,10 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
     max_seconds, the run stops after the epoch at which one more epoch (at the mean pace) would pass it.
     progress=False drops the live line and the summary (for a fit that is a step of a measurement, such as
     a linear probe, not a training the reader waits for).
+    ahead=True (x a function of the epoch): epoch k + 1 is drawn in a background thread while epoch k
+    trains, so that the host's sampling overlaps the device's training (tf.data's prefetch, at the grain of
+    an epoch). x is still called once per epoch, in order, never twice at once: the same pairs as without.
+    jit_compile: Keras's; "auto" compiles with XLA on a GPU and not on a CPU (where it measured slower).
     """
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
@@ -227,11 +232,16 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
     fresh = callable(x) and not is_dataset(x)
     if (fresh or is_dataset(x)) and y is not None:
         raise ValueError("y is given but x is a dataset or a function epoch -> (x, y): expected x to hold the targets")
+    if ahead and not fresh:
+        raise ValueError("ahead=True draws the next epoch while this one trains: expected x to be a function "
+                         "epoch -> (x, y)")
+    if not (jit_compile == "auto" or isinstance(jit_compile, bool)):
+        raise ValueError(f"jit_compile={jit_compile!r}: expected True, False or 'auto'")
     t0 = time.perf_counter()
     first = x(0) if fresh else None
     steps = epochs * _steps_per_epoch(first[0] if fresh else x, batch_size, validation_split)
     model.compile(optimizer=optimizer(learning_rate, steps, schedule, alpha, clipnorm), loss=loss,
-                  loss_weights=loss_weights, metrics=metrics)
+                  loss_weights=loss_weights, metrics=metrics, jit_compile=jit_compile)
     shown = Progress(epochs) if progress else None
     callbacks = [*callbacks, *([TimeLimit(max_seconds)] if max_seconds is not None else []),
                  *([shown] if shown else [])]
@@ -242,13 +252,19 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
         # a dataset batches and shuffles itself (fit's batch_size and shuffle apply only to arrays)
         kwargs.update(batch_size=None, shuffle=False) if is_dataset(x) else kwargs.update(batch_size=batch_size)
         run.history = {k: [float(v) for v in vs] for k, vs in model.fit(x, y, epochs=epochs, **kwargs).history.items()}
-    for epoch in range(epochs if fresh else 0):
-        data = first if epoch == 0 else x(epoch)
-        hist = model.fit(*data, batch_size=batch_size, initial_epoch=epoch, epochs=epoch + 1, **kwargs)
-        for key, values in hist.history.items():
-            run.history.setdefault(key, []).extend(float(v) for v in values)
-        if model.stop_training:
-            break
+    drawing, following = ThreadPoolExecutor(1) if ahead else None, None
+    try:
+        for epoch in range(epochs if fresh else 0):
+            data = first if epoch == 0 else following.result() if following else x(epoch)
+            following = drawing.submit(x, epoch + 1) if drawing and epoch + 1 < epochs else None
+            hist = model.fit(*data, batch_size=batch_size, initial_epoch=epoch, epochs=epoch + 1, **kwargs)
+            for key, values in hist.history.items():
+                run.history.setdefault(key, []).extend(float(v) for v in values)
+            if model.stop_training:
+                break
+    finally:
+        if drawing:
+            drawing.shutdown(cancel_futures=True)
     run.seconds = time.perf_counter() - t0
     # through a tensor: under a distribution strategy the variable is mirrored, and NumPy cannot read it directly
     run.steps = int(keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(model.optimizer.iterations)))
