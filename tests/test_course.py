@@ -12,7 +12,7 @@ from utils.course.paths import repo_root
 
 def test_course_map_is_numbered_in_order():
     numbers = [name[:2] for name, _ in course.COURSE_MAP]
-    assert numbers == [f"{i:02d}" for i in range(15)]
+    assert numbers == [f"{i:02d}" for i in range(16)]
     assert all(re.fullmatch(r"\d\d_[a-z0-9_]+", name) for name, _ in course.COURSE_MAP)
 
 
@@ -24,14 +24,14 @@ def test_every_notebook_is_on_the_map_and_well_formed():
         head = "".join(c.source for c in nb.cells[:2])
         assert f"blob/main/notebooks/{path.name}" in head, f"{path.name}: Colab badge points elsewhere"
         code = [c for c in nb.cells if c.cell_type == "code"]
-        assert f'start("{path.stem}")' in code[0].source, path.name
+        assert re.search(rf'start\("{path.stem}"(, logical_cpus=\d+)?\)', code[0].source), path.name
         assert "parameters" in code[1].metadata.get("tags", []), path.name
         assert any("record(" in c.source for c in code), path.name
 
 
 def test_list_prints_the_map():
     out = subprocess.run([sys.executable, "-m", "utils.course", "list"], capture_output=True, text=True, check=True)
-    assert "01_denoising_autoencoder" in out.stdout and "14_written_assignment" in out.stdout
+    assert "01_denoising_autoencoder" in out.stdout and "15_training_at_scale" in out.stdout
 
 
 def test_select_by_number_and_unknown_number(tmp_path, monkeypatch):

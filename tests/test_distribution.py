@@ -42,10 +42,17 @@ train(two, x, y, **kwargs)
 path = sys.argv[1]
 two.save_weights(path)
 predicted_two = np.asarray(two.predict(x, verbose=0))
-tf.distribute.experimental_set_strategy(None)
+use_distribution("none")                    # one device again
+single_again = not tf.distribute.has_strategy()
 three = build()
 three.load_weights(path)
+use_distribution("mirrored")                # a second mirrored run in the same process (notebook 15)
+four = build()
+train(four, x, y, **kwargs)
+use_distribution("none")
 print(json.dumps({
+    "single_again": single_again,
+    "second_run": float(max(np.abs(a - b).max() for a, b in zip(one.get_weights(), four.get_weights()))),
     "replicas": replicas, "mirrored": bool(mirrored),
     "moved": float(max(np.abs(a - b).max() for a, b in zip(start, one.get_weights()))),
     "one_vs_two": float(max(np.abs(a - b).max() for a, b in zip(one.get_weights(), two.get_weights()))),
@@ -63,6 +70,8 @@ def test_two_replicas_take_the_same_steps_as_one_device_and_their_model_loads_on
     assert result["moved"] > 1e-3                                         # the steps changed the weights ...
     assert result["one_vs_two"] < 1e-5                                    # ... the same way on 1 and on 2 replicas
     assert result["reloaded"] < 1e-6
+    assert result["single_again"]                                         # "none" leaves the strategy
+    assert result["second_run"] < 1e-5                                    # a second strategy run agrees too
 
 
 # Two steps of a global batch of 8, on one device ("none") or as one of two workers ("multi_worker").

@@ -90,6 +90,16 @@ def test_start_reports_mode_and_device(capsys, monkeypatch):
     assert session.current()["notebook"] == "99_test" and session.elapsed() >= 0
 
 
+def test_start_splits_the_cpu_before_anything_runs_on_it():
+    code = ("from utils.course.session import start; start('15_x', logical_cpus=2); import tensorflow as tf; "
+            "print(len(tf.config.list_logical_devices('CPU')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "COURSE_QUICK": "1"})
+    assert run.stdout.strip().splitlines()[-1] == "2"     # after start's speed benchmark ran on it
+    with pytest.raises(ValueError, match="logical_cpus=0: expected an integer >= 1"):
+        session.start("99_test", logical_cpus=0)
+
+
 def test_start_keeps_tensorflow_quiet_in_a_fresh_process():
     run = subprocess.run([sys.executable, "-c", "from utils.course.session import start; start('00_setup')"],
                          capture_output=True, text=True, check=True, env={**os.environ, "COURSE_QUICK": "1"})

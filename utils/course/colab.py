@@ -24,6 +24,8 @@ KEEP = ("tensorflow", "keras")
 INSTALLED_MARKER = ".colab-installed"
 # full-mode runs longer than about 100 s on a 2-core CPU (results/*.json `wall_s`): a GPU runtime pays off there
 GPU_NOTEBOOKS = ("01", "02", "04", "05", "06", "08", "11", "12", "14")
+# notebooks that train on several logical CPU devices, which start() must make before TensorFlow runs anything
+LOGICAL_CPUS = {"15": 2}
 
 SETUP_CELL = '''\
 # Setup: on Colab, fetch the course once and install what Colab lacks (its TensorFlow
@@ -55,7 +57,7 @@ if "google.colab" in sys.modules:
 # on Colab, importable only once the course is there
 from utils.course.session import start  # noqa: E402
 
-info = start("{name}")'''
+info = start("{name}"{start_options})'''
 
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({link})"
 
@@ -91,7 +93,9 @@ def setup_cell(notebook: str, root: Path | None = None) -> str:
     if not re.fullmatch(r"\d\d_\w+", notebook):
         raise ValueError(f"notebook={notebook!r}: expected a course notebook's name such as "
                          "'05_semantic_segmentation_unet'")
-    return SETUP_CELL.format(url=repository_url(root), name=notebook)
+    cpus = LOGICAL_CPUS.get(notebook[:2], 1)
+    return SETUP_CELL.format(url=repository_url(root), name=notebook,
+                             start_options=f", logical_cpus={cpus}" if cpus > 1 else "")
 
 
 def badge(notebook: str, root: Path | None = None) -> str:

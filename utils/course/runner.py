@@ -39,6 +39,7 @@ COURSE_MAP: tuple[tuple[str, str], ...] = (
     ("12_mask_rcnn", "instance segmentation, RoIAlign, mask head"),
     ("13_detect_and_track_tubes", "TrackNet: anchor tubes in video"),
     ("14_written_assignment", "the five questions, answers checked by code"),
+    ("15_training_at_scale", "beyond the lecture: data-parallel training, input pipeline"),
 )
 
 

@@ -6,6 +6,7 @@ import os
 import platform
 import time
 
+from utils.course.checks import int_at_least
 from utils.course.modes import by_mode, mode
 
 _STATE: dict[str, object] = {}
@@ -63,8 +64,11 @@ def device_description() -> str:
     return f"CPU: {platform.machine()}, {os.cpu_count()} cores"
 
 
-def start(notebook: str, seed: int = 0) -> dict[str, str]:
+def start(notebook: str, seed: int = 0, logical_cpus: int = 1) -> dict[str, str]:
     """Start a notebook: quiet TF, fix all seeds, remember the start time, print versions, device, mode.
+
+    logical_cpus > 1 shows TensorFlow's CPU as that many logical devices (`utils.nn.distribution.split_cpu`),
+    before anything runs on it: notebook 15 trains data-parallel on them.
 
     On a CPU it also measures the machine's speed (`utils.course.speed.cpu_gflops`, about a second
     in full mode), which `utils.course.results.record` writes beside the notebook's wall time.
@@ -74,6 +78,10 @@ def start(notebook: str, seed: int = 0) -> dict[str, str]:
     quiet_tensorflow()
     import keras
 
+    if int_at_least(logical_cpus, "logical_cpus", 1) > 1:
+        from utils.nn.distribution import split_cpu
+
+        split_cpu(logical_cpus)
     _STATE.clear()
     _STATE.update(notebook=notebook, t0=time.perf_counter())
     info = {

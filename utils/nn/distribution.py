@@ -3,7 +3,8 @@
 One choice for a whole training process (`python -m utils.train MODEL --distribution mirrored`), made before
 any model is built:
 
-- "none": one device, as everywhere in the notebooks;
+- "none": one device, as everywhere in the notebooks (and again after another choice: notebook 15 trains
+  the same model on one device and on two);
 - "mirrored": every GPU of this machine (every logical device where there is none), one replica each:
   `tf.distribute.MirroredStrategy` under TensorFlow, `keras.distribution.DataParallel` under JAX;
 - "multi_worker": several machines, each with its replicas, described by the `TF_CONFIG` environment
@@ -17,10 +18,12 @@ same optimizer steps on the same data, so its checkpoints are comparable.
 from __future__ import annotations
 
 import os
+import sys
 
 from utils.course.checks import one_of
 
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
+_MIRRORED: dict = {}  # the MirroredStrategy of each set of devices, made once per process
 
 
 def use_distribution(kind: str, devices: list[str] | None = None) -> int:
@@ -31,7 +34,11 @@ def use_distribution(kind: str, devices: list[str] | None = None) -> int:
     import keras
 
     backend = keras.backend.backend()
-    if kind == "none":
+    if kind == "none":  # one device again, where an earlier call of this process chose another distribution
+        if backend == "jax" and keras.distribution.distribution() is not None:
+            keras.distribution.set_distribution(None)
+        if backend == "tensorflow" and "tensorflow" in sys.modules:
+            sys.modules["tensorflow"].distribute.experimental_set_strategy(None)
         return 1
     if backend == "jax":
         if kind == "multi_worker":
@@ -53,7 +60,12 @@ def use_distribution(kind: str, devices: list[str] | None = None) -> int:
     else:
         gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-        strategy = tf.distribute.MirroredStrategy(devices=devices or gpus or cpus)
+        chosen = tuple(devices or gpus or cpus)
+        # one strategy per set of devices and process: a second MirroredStrategy over the same devices reuses
+        # the first one's collective keys, and its all-reduce then aborts with a shape mismatch (measured)
+        if chosen not in _MIRRORED:
+            _MIRRORED[chosen] = tf.distribute.MirroredStrategy(devices=list(chosen))
+        strategy = _MIRRORED[chosen]
     tf.distribute.experimental_set_strategy(strategy)
     return int(strategy.num_replicas_in_sync)
 
