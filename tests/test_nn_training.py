@@ -97,6 +97,51 @@ def test_drawing_ahead_overlaps_sampling_with_training_and_keeps_the_same_pairs(
     assert started_alone[1] > trained_alone[0]                # without: drawn only after the epoch ended
 
 
+class StopAfter(keras.callbacks.Callback):
+    """Stops a run after `epochs` epochs, as a killed or time-limited run stops."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            self.model.stop_training = True
+
+
+@pytest.mark.parametrize("kind", ["function", "dataset"])
+def test_a_stopped_run_continues_from_its_resume_file_as_if_never_stopped(tmp_path, kind):
+    def epoch_pairs(epoch):      # each epoch's data depends on the epoch alone
+        return data(32, seed=epoch)
+
+    x, y = data(48)
+    source = epoch_pairs if kind == "function" else tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    kwargs = dict(loss="mse", epochs=4, batch_size=8, learning_rate=0.05, progress=False)
+    whole = tiny_model()
+    train(whole, source, **kwargs)
+    state = tmp_path / "run.weights.h5"
+    first = train(tiny_model(), source, callbacks=[StopAfter(2)], state=state, **kwargs)
+    assert first.epochs == 2 and state.exists()
+    continued = tiny_model()                                  # a fresh process would build it from scratch
+    second = train(continued, source, state=state, **kwargs)
+    assert second.epochs == 2 and second.steps == 2 * first.steps         # the step count went on
+    for a, b in zip(whole.get_weights(), continued.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)  # Adam's moments and the schedule carried over
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no partial file left behind
+    again = train(tiny_model(), source, state=state, **kwargs)           # a finished run: nothing left to do
+    assert again.epochs == 0
+
+
+def test_a_resume_file_of_another_run_is_refused(tmp_path):
+    x, y = data(48)
+    state = tmp_path / "run.weights.h5"
+    train(tiny_model(), x, y, loss="mse", epochs=1, batch_size=16, progress=False, state=state)  # 3 steps
+    with pytest.raises(ValueError, match="holds 3 optimizer steps: expected whole epochs of 2 steps"):
+        train(tiny_model(), x, y, loss="mse", epochs=2, batch_size=32, progress=False, state=state)
+    with pytest.raises(ValueError, match="expected a file name ending in .weights.h5"):
+        train(tiny_model(), x, y, loss="mse", epochs=1, state=tmp_path / "run.h5")
+
+
 def test_a_finite_dataset_and_callbacks_see_every_epoch():
     x, y = data()
     seen = []

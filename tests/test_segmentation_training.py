@@ -29,6 +29,27 @@ def test_a_tiny_run_writes_a_loadable_checkpoint_with_provenance(tmp_path, monke
     assert record["epochs"] == record["epochs_planned"] == 2 and record["steps"] == 2 and len(record["legs"]) == 2
 
 
+def test_a_stopped_leg_continues_with_its_optimizer_state(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    args = ["vnet", "--size", "16", "--train-volumes", "2", "--test-volumes", "2", "--epochs", "2",
+            "--batch-size", "1", "--base-filters", "2"]
+    main(args + ["--name", "whole"])
+    cut = args + ["--minutes", "1e-6", "--name", "cut"]        # stopped by the time limit after epoch 1
+    main(cut)
+    main(cut + ["--continue"])
+    weights = tmp_path / "data" / "weights"
+    record = json.loads((weights / "cut.json").read_text())
+    assert record["command"] == "python -m utils.train " + " ".join(cut)    # one leg, recorded once
+    assert record["epochs"] == record["epochs_planned"] == 2 and record["steps"] == 4
+    assert record["legs"][-1]["continued_at_epoch"] == 1 and record["history"]["loss"][0] is None
+    assert not list((tmp_path / ".scratch" / "resume").iterdir())         # the leg is done
+    one, continued = load_checkpoint("whole", directory=weights), load_checkpoint("cut", directory=weights)
+    for a, b in zip(one.get_weights(), continued.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("flags, message", [
     (["vnet", "--size", "24"], "--size 24: expected a multiple of 16"),
     (["deepbv_segmenter", "--size", "32"], "cuts regions of up to 56 voxels"),

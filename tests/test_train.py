@@ -30,6 +30,39 @@ def test_a_tiny_training_run_writes_a_loadable_checkpoint_with_provenance_and_re
     assert record["sigma_train"] == "uniform [0, 55] (blind), 50% of the noisy patches clipped to [0, 1]"
 
 
+def test_a_stopped_run_continues_with_its_optimizer_state_as_if_never_stopped(tmp_path, monkeypatch, capsys):
+    import numpy as np
+    import pytest
+
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    tiny = ["dncnn", "--depth", "3", "--channels", "4", "--epochs", "3", "--patches-per-epoch", "64",
+            "--batch-size", "32"]
+    main(tiny + ["--name", "whole"])
+    cut = tiny + ["--minutes", "1e-6", "--name", "cut"]     # the time limit stops it after each epoch
+    main(cut)
+    resume = tmp_path / ".scratch" / "resume"
+    assert (resume / "cut.weights.h5").exists() and json.loads((tmp_path / "data" / "weights" / "cut.json")
+                                                               .read_text())["epochs"] == 1
+    main(cut + ["--continue"])
+    main(cut + ["--continue"])                                # the third epoch ends the leg
+    weights = tmp_path / "data" / "weights"
+    record = json.loads((weights / "cut.json").read_text())
+    assert record["epochs"] == record["epochs_planned"] == 3 and record["samples_seen"] == 192
+    assert " && " not in record["command"] and "--continue" not in record["command"]  # one leg
+    assert not list(resume.iterdir())                         # nothing left to continue
+    one, continued = load_checkpoint("whole", directory=weights), load_checkpoint("cut", directory=weights)
+    for a, b in zip(one.get_weights(), continued.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # the same pairs, steps, moments and schedule
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(cut + ["--continue"])
+    assert "--continue: no stopped run of 'cut' to continue" in capsys.readouterr().err
+    main(cut)                                                 # stopped again after one epoch
+    with pytest.raises(SystemExit):
+        main(cut + ["--lr", "0.01", "--continue"])
+    assert "--continue: expected the stopped run's own command" in capsys.readouterr().err
+
+
 def test_the_recorded_entry_point_still_runs():
     import subprocess
     import sys

@@ -9,10 +9,46 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from utils.course.checks import one_of
-from utils.course.paths import weights_dir
+from utils.course.paths import scratch_dir, weights_dir, write_atomically
 
 if TYPE_CHECKING:
     import keras
+
+
+def start_leg(name: str, command: str, before: dict[str, Any], continuing: bool,
+              directory: Path | None = None) -> tuple[Path, dict[str, Any], float]:
+    """The resume file of a training leg, what the leg's provenance starts from, and its seconds so far.
+
+    The resume file (`utils.nn.training.train(state=)`: the weights and the optimizer's state after each
+    epoch) lives in .scratch/resume/, apart from the shipped checkpoint, which leaves the optimizer's state
+    out. A new leg removes an earlier leg's resume file and writes its own start beside it (the command and
+    the provenance before it). continuing (`--continue`): the stopped leg's start is read back, the same
+    command is required, and the seconds from the leg's start to its last saved epoch are returned, so that
+    its wall time goes on.
+    Returns (resume file, provenance before the leg, seconds already trained in it).
+    """
+    folder = Path(directory or scratch_dir() / "resume")
+    state, start = folder / f"{name}.weights.h5", folder / f"{name}.leg.json"
+    if not continuing:
+        state.unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(start, json.dumps({"command": command, "before": before}, default=_json_value) + "\n")
+        return state, before, 0.0
+    if not (state.exists() and start.exists()):
+        raise ValueError(f"--continue: no stopped run of {name!r} to continue ({state} missing): start it "
+                         "without --continue")
+    leg = json.loads(start.read_text())
+    if leg["command"] != command:
+        raise ValueError(f"--continue: expected the stopped run's own command, {leg['command']!r}; got {command!r}")
+    # from the leg's start to its last saved epoch
+    return state, leg["before"], max(state.stat().st_mtime - start.stat().st_mtime, 0.0)
+
+
+def finish_leg(state: Path) -> None:
+    """Remove a leg's resume file and its start once the leg has run all its epochs: nothing is left to continue."""
+    state = Path(state)
+    state.unlink(missing_ok=True)
+    state.with_name(state.name.replace(".weights.h5", ".leg.json")).unlink(missing_ok=True)
 
 
 def architecture(model: keras.Model) -> dict[str, Any]:

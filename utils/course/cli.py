@@ -24,8 +24,19 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def recorded_command(argv: list[str] | None) -> str:
-    """The command as the provenance records it: `python -m utils.train` and the arguments, shell-quoted."""
-    return "python -m utils.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    """The command as the provenance records it: `python -m utils.train` and the arguments, shell-quoted.
+
+    Without --continue: a continued leg is recorded as the one command it continues.
+    """
+    given = argv if argv is not None else sys.argv[1:]
+    return "python -m utils.train " + " ".join(shlex.quote(a) for a in given if a != "--continue")
+
+
+def add_continue_argument(parser: argparse.ArgumentParser) -> None:
+    """--continue: finish a stopped leg from its resume file (`utils.course.checkpoints.start_leg`)."""
+    parser.add_argument("--continue", dest="continue_run", action="store_true",
+                        help="continue the stopped run of this same command from its resume file (the optimizer's "
+                             "state and schedule go on), instead of starting a new leg")
 
 
 def add_evaluate_only(parser: argparse.ArgumentParser, metrics: str) -> None:

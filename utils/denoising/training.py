@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from utils.course.cli import add_checkpoint_arguments, recorded_command
+from utils.course.cli import add_checkpoint_arguments, add_continue_argument, recorded_command
 
 
 def evaluate(model, color: str, sigmas=(15, 25, 50), seed: int = 0) -> dict[str, float]:
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clip-fraction", type=float, default=1.0,
                         help="fraction of noisy patches clipped to [0, 1] (1: 8-bit protocol, 0: literature's)")
     add_checkpoint_arguments(parser)
+    add_continue_argument(parser)
     args = parser.parse_args(argv)
     command = recorded_command(argv)
 
@@ -121,10 +122,12 @@ def main(argv: list[str] | None = None) -> None:
 
     from utils.course.checkpoints import (
         build_from_provenance,
+        finish_leg,
         load_checkpoint,
         next_plan,
         read_provenance,
         save_checkpoint,
+        start_leg,
     )
     from utils.data.noise import add_blind_noise
     from utils.data.patches import sample_patches
@@ -166,13 +169,27 @@ def main(argv: list[str] | None = None) -> None:
     clip = True if args.clip_fraction == 1 else False if args.clip_fraction == 0 else args.clip_fraction
     name = args.name or args.model
     before = {"command": None, "epochs": 0, "samples_seen": 0, "wall_s": 0.0}
-    if args.resume:
+    if args.resume and not args.continue_run:  # continued: the resume file holds the weights
         before = read_provenance(name)
         load_checkpoint(name, model)
         print(f"resuming {name} after {before['epochs']} epochs: {before['command']}", flush=True)
-    t0 = time.time()
+    try:
+        state, before, trained_s = start_leg(name, command, before, args.continue_run)
+    except ValueError as err:
+        parser.error(str(err))
+    t0 = time.time() - trained_s
+
+    stream = {"next": 0}  # the epoch the generator draws next
 
     def draw_pairs(epoch: int) -> tuple:
+        # A continued run asks for its first epoch after epoch 0: the generator draws the epochs between as an
+        # uninterrupted run did, so the continued run trains on the same pairs.
+        while stream["next"] < epoch:
+            draw_epoch()
+        return draw_epoch()
+
+    def draw_epoch() -> tuple:
+        stream["next"] += 1
         clean = sample_patches(photos, args.patches_per_epoch, patch, rng=rng)
         clean = clean[..., None] if color == "gray" else clean
         if not args.workers:
@@ -228,13 +245,15 @@ def main(argv: list[str] | None = None) -> None:
     run = train(model, draw_pairs, ahead=args.workers > 0, loss="mse", epochs=args.epochs, batch_size=args.batch_size,
                 learning_rate=args.lr, schedule="constant" if timed else "cosine", alpha=0.01, clipnorm=1.0,
                 validation_data=(val_x, val_clean), callbacks=[SaveEveryEpoch(), *([CosineOverMinutes()] * timed)],
-                max_seconds=args.minutes * 60 if args.minutes else None)
+                max_seconds=args.minutes * 60 if args.minutes else None, state=state)
     pool.shutdown(cancel_futures=True)
     if args.mixed_precision:  # evaluate in float32, as the checkpoint is used everywhere else
         keras.config.set_dtype_policy("float32")
         trained, model = model, build_from_provenance({"builder": builder, "builder_kwargs": kwargs})
         model.set_weights(trained.get_weights())
-    record = provenance(run.epochs, run.last("val_loss"))
+    record = provenance(run.start_epoch + run.epochs, run.last("val_loss"))
     record["final_metrics"].update(evaluate(model, color))
     save_checkpoint(model, name, builder, kwargs, record)
+    if run.start_epoch + run.epochs == args.epochs:  # a leg cut short (--minutes, a crash) keeps its resume file
+        finish_leg(state)
     print("held-out photos:", record["final_metrics"], flush=True)

@@ -8,11 +8,13 @@ optimizer or schedule is made once. The data may be arrays, a `tf.data.Dataset`,
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -30,6 +32,7 @@ class Trained:
     history: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     steps: int = 0
+    start_epoch: int = 0  # the epoch this call started from (after a resume file's epochs; 0 otherwise)
 
     @property
     def epochs(self) -> int:
@@ -193,6 +196,45 @@ class Progress(keras.callbacks.Callback):
                         + (f": {values}" if values else ""))
 
 
+class SaveState(keras.callbacks.Callback):
+    """After every epoch, the weights and the optimizer's state (its step, Adam's moments) to one resume file.
+
+    Written to a temporary name and renamed over the old file, so a run stopped mid-write leaves the last
+    epoch's state. `train(state=PATH)` writes it and continues from it.
+    """
+
+    def __init__(self, path: str | Path):
+        super().__init__()
+        self.path = resume_path(path)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f".{self.path.name.removesuffix('.weights.h5')}.partial.weights.h5")
+        self.model.save_weights(partial)
+        os.replace(partial, self.path)
+
+
+def resume_path(path: str | Path) -> Path:
+    """A resume file's path, which Keras wants to end in .weights.h5."""
+    path = Path(path)
+    if not path.name.endswith(".weights.h5"):
+        raise ValueError(f"state={str(path)!r}: expected a file name ending in .weights.h5")
+    return path
+
+
+def _continue(model: keras.Model, path: Path, steps_per_epoch: int, epochs: int) -> int:
+    """Load a resume file's weights and optimizer state into the compiled model; return the epochs it had done."""
+    if not path.exists():
+        return 0
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(path)
+    steps_done = int(keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(model.optimizer.iterations)))
+    if steps_done % steps_per_epoch or steps_done > epochs * steps_per_epoch:
+        raise ValueError(f"{path} holds {steps_done} optimizer steps: expected whole epochs of {steps_per_epoch} "
+                         f"steps, at most {epochs} (another run's state?)")
+    return steps_done // steps_per_epoch
+
+
 def is_dataset(x: Any) -> bool:
     """Whether x is a tf.data.Dataset (which batches and shuffles itself); False wherever TensorFlow is not loaded."""
     tf = sys.modules.get("tensorflow")  # under the JAX backend TensorFlow may not even be installed
@@ -213,7 +255,8 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
           learning_rate: float = 1e-3, schedule: str = "cosine", alpha: float = 0.0, clipnorm: float | None = None,
           loss_weights: Any = None, metrics: Any = None, validation_data: Any = None, validation_split: float = 0.0,
           callbacks: Sequence[keras.callbacks.Callback] = (), max_seconds: float | None = None,
-          progress: bool = True, ahead: bool = False, jit_compile: bool | str = "auto") -> Trained:
+          progress: bool = True, ahead: bool = False, jit_compile: bool | str = "auto",
+          state: str | Path | None = None) -> Trained:
     """Compile model with Adam (see `optimizer`) and fit it for `epochs`; return its history and wall time.
 
     x: arrays (with targets y), a finite tf.data.Dataset (y None), or a function epoch -> (x, y) of
@@ -225,6 +268,11 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
     trains, so that the host's sampling overlaps the device's training (tf.data's prefetch, at the grain of
     an epoch). x is still called once per epoch, in order, never twice at once: the same pairs as without.
     jit_compile: Keras's; "auto" compiles with XLA on a GPU and not on a CPU (where it measured slower).
+    state: a resume file (NAME.weights.h5), kept apart from the shipped checkpoint, that holds the weights
+    and the optimizer's state after each epoch. If it exists, the run continues from it: the weights, Adam's
+    moments and its step are loaded, and the remaining epochs of the same `epochs` follow on the same
+    schedule, so a run stopped and continued takes the steps an uninterrupted run takes (the same weights
+    where each epoch's data depends on the epoch alone). The returned history covers this call's epochs.
     """
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
@@ -242,19 +290,21 @@ def train(model: keras.Model, x: Any, y: Any = None, *, loss: Any, epochs: int, 
     steps = epochs * _steps_per_epoch(first[0] if fresh else x, batch_size, validation_split)
     model.compile(optimizer=optimizer(learning_rate, steps, schedule, alpha, clipnorm), loss=loss,
                   loss_weights=loss_weights, metrics=metrics, jit_compile=jit_compile)
+    done = 0 if state is None else _continue(model, resume_path(state), steps // epochs, epochs)
     shown = Progress(epochs) if progress else None
-    callbacks = [*callbacks, *([TimeLimit(max_seconds)] if max_seconds is not None else []),
-                 *([shown] if shown else [])]
+    callbacks = [*callbacks, *([SaveState(state)] if state is not None else []),
+                 *([TimeLimit(max_seconds)] if max_seconds is not None else []), *([shown] if shown else [])]
     kwargs = {"validation_data": validation_data, "validation_split": validation_split, "callbacks": callbacks,
               "verbose": 0}
-    run = Trained()
+    run = Trained(start_epoch=done)
     if not fresh:
         # a dataset batches and shuffles itself (fit's batch_size and shuffle apply only to arrays)
         kwargs.update(batch_size=None, shuffle=False) if is_dataset(x) else kwargs.update(batch_size=batch_size)
-        run.history = {k: [float(v) for v in vs] for k, vs in model.fit(x, y, epochs=epochs, **kwargs).history.items()}
+        fitted = model.fit(x, y, epochs=epochs, initial_epoch=done, **kwargs) if done < epochs else None
+        run.history = {k: [float(v) for v in vs] for k, vs in (fitted.history.items() if fitted else ())}
     drawing, following = ThreadPoolExecutor(1) if ahead else None, None
     try:
-        for epoch in range(epochs if fresh else 0):
+        for epoch in range(done, epochs if fresh else 0):
             data = first if epoch == 0 else following.result() if following else x(epoch)
             following = drawing.submit(x, epoch + 1) if drawing and epoch + 1 < epochs else None
             hist = model.fit(*data, batch_size=batch_size, initial_epoch=epoch, epochs=epoch + 1, **kwargs)

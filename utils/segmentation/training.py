@@ -28,7 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from utils.course.cli import add_checkpoint_arguments, parse_checkpoint_arguments, recorded_command
+from utils.course.cli import (
+    add_checkpoint_arguments,
+    add_continue_argument,
+    parse_checkpoint_arguments,
+    recorded_command,
+)
 
 SIZE = 64
 TRAIN_SEED, TEST_SEED = 2016, 46  # 46: the lecture's Table 1 was measured on 46 test volumes
@@ -224,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base-filters", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="processes generating the volumes")
     add_checkpoint_arguments(parser)
+    add_continue_argument(parser)
     args = parse_checkpoint_arguments(parser, argv)
     for flag in ("size", "train_volumes", "test_volumes", "epochs", "batch_size", "base_filters", "workers"):
         if getattr(args, flag) < 1:
@@ -247,7 +253,14 @@ def main(argv: list[str] | None = None) -> None:
 
     distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
 
-    from utils.course.checkpoints import load_checkpoint, next_plan, read_provenance, save_checkpoint
+    from utils.course.checkpoints import (
+        finish_leg,
+        load_checkpoint,
+        next_plan,
+        read_provenance,
+        save_checkpoint,
+        start_leg,
+    )
     from utils.data.volumes import augment_volume
     from utils.nn.training import train
 
@@ -258,9 +271,14 @@ def main(argv: list[str] | None = None) -> None:
     setup = _setup(args)
     model, name = setup["model"], args.name or setup["name"]
     before = {"command": None, "epochs": 0, "wall_s": 0.0, "history": {}}
-    if args.resume:
+    if args.resume and not args.continue_run:  # continued: the resume file holds the weights
         before = read_provenance(name)
         load_checkpoint(name, model)
+    try:
+        state, before, trained_s = start_leg(name, command, before, args.continue_run)
+    except ValueError as err:
+        parser.error(str(err))
+    t0 -= trained_s
 
     def fresh(epoch: int):
         rng = np.random.default_rng([args.seed, before["epochs"] + epoch])
@@ -269,11 +287,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{model.name}: {model.count_params():,} parameters; {command}", flush=True)
     run = train(model, fresh, loss=setup["loss"], metrics=setup.get("metrics"), epochs=args.epochs,
                 batch_size=args.batch_size, learning_rate=args.lr, clipnorm=5.0,
-                max_seconds=args.minutes * 60 if args.minutes else None)
-    history = {k: list(before["history"].get(k, [])) + v for k, v in run.history.items()}
+                max_seconds=args.minutes * 60 if args.minutes else None, state=state)
+    # a continued leg: its epochs before the stop count, their history (never saved) is null
+    leg_epochs = run.start_epoch + run.epochs
+    history = {k: list(before["history"].get(k, [])) + [None] * run.start_epoch + v for k, v in run.history.items()}
     metrics = evaluate(args, model, test_volumes)
     record = {
-        "command": " && ".join(c for c in (before["command"], command) if c), "epochs": before["epochs"] + run.epochs,
+        "command": " && ".join(c for c in (before["command"], command) if c), "epochs": before["epochs"] + leg_epochs,
         "epochs_planned": next_plan(before, args.epochs), "steps": before.get("steps", 0) + run.steps,
         "volumes": {"size": args.size, "train": args.train_volumes, "train_seed": TRAIN_SEED, "test": args.test_volumes,
                     "test_seed": TEST_SEED, "test_sha1": volumes_digest(test_volumes),
@@ -282,12 +302,15 @@ def main(argv: list[str] | None = None) -> None:
         # every leg's machine, backend and steps, for a checkpoint resumed elsewhere (a GPU run continued on a CPU)
         "legs": [*before.get("legs", []), {"device": device_description(), "backend": keras.backend.backend(),
                                            "keras": keras.__version__, "distribution": distribution,
-                                           "epochs": run.epochs, "steps": run.steps,
-                                           "seconds": round(run.seconds, 1)}],
+                                           "epochs": leg_epochs, "steps": run.steps,
+                                           "seconds": round(run.seconds + trained_s, 1),
+                                           **({"continued_at_epoch": run.start_epoch} if run.start_epoch else {})}],
         "history": history,
         "final_metrics": metrics,
     }
     for key in ("device", "backend"):  # every leg's, in order, without repeats: "GPU: NVIDIA H200, then CPU: ..."
         record[key] = ", then ".join(dict.fromkeys(leg[key] for leg in record["legs"]))
     save_checkpoint(model, name, BUILDERS[args.model], setup["kwargs"], record)
+    if leg_epochs == args.epochs:  # a leg cut short (--minutes, a crash) keeps its resume file
+        finish_leg(state)
     print(f"{name}: {run.epochs} epochs in {run.seconds:.0f} s; held-out: {metrics}", flush=True)
