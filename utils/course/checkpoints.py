@@ -44,6 +44,21 @@ def start_leg(name: str, command: str, before: dict[str, Any], continuing: bool,
     return state, leg["before"], max(state.stat().st_mtime - start.stat().st_mtime, 0.0)
 
 
+def begin_leg(name: str, model: keras.Model, command: str, before: dict[str, Any], *, resume: bool,
+              continuing: bool) -> tuple[Path, dict[str, Any], float]:
+    """A training command's start: with --resume (a new leg) the checkpoint's weights and provenance, then
+    `start_leg`. With --continue the resume file holds the weights, and the checkpoint is not read.
+
+    before: the provenance of no earlier leg (the command's own fields at zero). Returns `start_leg`'s
+    (resume file, provenance before the leg, seconds already trained in it).
+    """
+    if resume and not continuing:
+        before = read_provenance(name)
+        load_checkpoint(name, model)
+        print(f"resuming {name} after {before['epochs']} epochs: {before['command']}", flush=True)
+    return start_leg(name, command, before, continuing)
+
+
 def finish_leg(state: Path) -> None:
     """Remove a leg's resume file and its start once the leg has run all its epochs: nothing is left to continue."""
     state = Path(state)

@@ -120,15 +120,7 @@ def main(argv: list[str] | None = None) -> None:
 
     distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
 
-    from utils.course.checkpoints import (
-        build_from_provenance,
-        finish_leg,
-        load_checkpoint,
-        next_plan,
-        read_provenance,
-        save_checkpoint,
-        start_leg,
-    )
+    from utils.course.checkpoints import begin_leg, build_from_provenance, finish_leg, next_plan, save_checkpoint
     from utils.data.noise import add_blind_noise
     from utils.data.patches import sample_patches
     from utils.data.photos import EXTRA_TRAIN_PHOTOS, TRAIN_PHOTOS, load_photo
@@ -169,12 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     clip = True if args.clip_fraction == 1 else False if args.clip_fraction == 0 else args.clip_fraction
     name = args.name or args.model
     before = {"command": None, "epochs": 0, "samples_seen": 0, "wall_s": 0.0}
-    if args.resume and not args.continue_run:  # continued: the resume file holds the weights
-        before = read_provenance(name)
-        load_checkpoint(name, model)
-        print(f"resuming {name} after {before['epochs']} epochs: {before['command']}", flush=True)
     try:
-        state, before, trained_s = start_leg(name, command, before, args.continue_run)
+        state, before, trained_s = begin_leg(name, model, command, before, resume=args.resume,
+                                             continuing=args.continue_run)
     except ValueError as err:
         parser.error(str(err))
     t0 = time.time() - trained_s

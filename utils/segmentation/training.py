@@ -253,14 +253,7 @@ def main(argv: list[str] | None = None) -> None:
 
     distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
 
-    from utils.course.checkpoints import (
-        finish_leg,
-        load_checkpoint,
-        next_plan,
-        read_provenance,
-        save_checkpoint,
-        start_leg,
-    )
+    from utils.course.checkpoints import begin_leg, finish_leg, next_plan, save_checkpoint
     from utils.data.volumes import augment_volume
     from utils.nn.training import train
 
@@ -271,11 +264,9 @@ def main(argv: list[str] | None = None) -> None:
     setup = _setup(args)
     model, name = setup["model"], args.name or setup["name"]
     before = {"command": None, "epochs": 0, "wall_s": 0.0, "history": {}}
-    if args.resume and not args.continue_run:  # continued: the resume file holds the weights
-        before = read_provenance(name)
-        load_checkpoint(name, model)
     try:
-        state, before, trained_s = start_leg(name, command, before, args.continue_run)
+        state, before, trained_s = begin_leg(name, model, command, before, resume=args.resume,
+                                             continuing=args.continue_run)
     except ValueError as err:
         parser.error(str(err))
     t0 -= trained_s
