@@ -17,6 +17,7 @@ def test_a_tiny_training_run_writes_a_loadable_checkpoint_with_provenance_and_re
     assert set(record["final_metrics"]) == {"val_psnr_db"} | {f"psnr_s{s}_test_mean{p}" for s in (15, 25, 50)
                                                               for p in ("", "_unclipped")}
     assert record["sigma_train"] == "uniform [0, 55] (blind), noisy clipped to [0, 1]"
+    assert "precision" not in record and "jit_compile" not in record   # float32, Keras's XLA choice
     model = load_checkpoint("tiny", directory=weights)
     assert model.count_params() == record["architecture"]["params"]
     assert "epoch 2/2" in capsys.readouterr().out
@@ -61,6 +62,20 @@ def test_a_stopped_run_continues_with_its_optimizer_state_as_if_never_stopped(tm
     with pytest.raises(SystemExit):
         main(cut + ["--lr", "0.01", "--continue"])
     assert "--continue: expected the stopped run's own command" in capsys.readouterr().err
+
+
+def test_mixed_precision_and_xla_are_options_recorded_and_the_checkpoint_is_float32(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    main(["dncnn", "--depth", "3", "--channels", "4", "--epochs", "1", "--patches-per-epoch", "64", "--batch-size",
+          "32", "--precision", "mixed_bfloat16", "--jit-compile", "off", "--name", "mixed"])
+    weights = tmp_path / "data" / "weights"
+    record = json.loads((weights / "mixed.json").read_text())
+    assert record["precision"] == "mixed_bfloat16 (float32 weights)" and record["jit_compile"] == "off"
+    assert keras.config.dtype_policy().name == "float32"       # scored, and left, in float32
+    model = load_checkpoint("mixed", directory=weights)
+    assert {w.dtype for w in model.weights} == {"float32"}
 
 
 def test_the_recorded_entry_point_still_runs():

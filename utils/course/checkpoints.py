@@ -59,6 +59,20 @@ def begin_leg(name: str, model: keras.Model, command: str, before: dict[str, Any
     return start_leg(name, command, before, continuing)
 
 
+def in_float32(model: keras.Model, builder: str, builder_kwargs: dict[str, Any]) -> keras.Model:
+    """The model itself when it computes in float32; after a mixed-precision run (`--precision`), the same
+    weights in a float32 model built anew, with float32 the policy again, so that it is scored as the
+    notebooks use the checkpoint."""
+    import keras
+
+    if keras.config.dtype_policy().name == "float32":
+        return model
+    keras.config.set_dtype_policy("float32")
+    twin = build_from_provenance({"builder": builder, "builder_kwargs": builder_kwargs})
+    twin.set_weights(model.get_weights())
+    return twin
+
+
 def finish_leg(state: Path) -> None:
     """Remove a leg's resume file and its start once the leg has run all its epochs: nothing is left to continue."""
     state = Path(state)
@@ -273,11 +287,13 @@ def save_every_epoch(name: str, builder: str, builder_kwargs: dict[str, Any], pr
 
 def train_and_save(model: keras.Model, data: Any, name: str, builder: str, builder_kwargs: dict[str, Any],
                    provenance: Callable[[int], dict], history: dict[str, list[float]], *, epochs: int,
-                   learning_rate: float, minutes: float | None, evaluate: Callable[[keras.Model], dict]) -> dict:
+                   learning_rate: float, minutes: float | None, evaluate: Callable[[keras.Model], dict],
+                   jit_compile: bool | str = "auto") -> dict:
     """The detectors' and trackers' training run: `utils.nn.training.train` on their joint losses (Adam, cosine
     decay, gradients clipped at norm 5), saved after every epoch, then evaluated and saved with the final metrics.
 
     data None: no training, only the evaluation of the weights as they are (added to the provenance).
+    After a mixed-precision run the evaluation and the saved checkpoint are in float32 (`in_float32`).
     """
     from utils.nn.training import train
 
@@ -285,7 +301,9 @@ def train_and_save(model: keras.Model, data: Any, name: str, builder: str, build
     if data is not None:
         saver = save_every_epoch(name, builder, builder_kwargs, provenance, history, epochs)
         epochs_run = train(model, data, loss=None, epochs=epochs, learning_rate=learning_rate, alpha=0.01,
-                           clipnorm=5.0, callbacks=[saver], max_seconds=minutes * 60 if minutes else None).epochs
+                           clipnorm=5.0, callbacks=[saver], max_seconds=minutes * 60 if minutes else None,
+                           jit_compile=jit_compile).epochs
+    model = in_float32(model, builder, builder_kwargs)
     record = provenance(epochs_run)
     record["final_metrics"] = evaluate(model)
     save_checkpoint(model, name, builder, builder_kwargs, record)

@@ -13,7 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from utils.course.cli import add_checkpoint_arguments, add_continue_argument, recorded_command
+from utils.course.cli import (
+    JIT_COMPILE,
+    add_checkpoint_arguments,
+    add_continue_argument,
+    apply_training_options,
+    recorded_command,
+)
 
 
 def evaluate(model, color: str, sigmas=(15, 25, 50), seed: int = 0) -> dict[str, float]:
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--photos", choices=["course", "extended"], default="course",
                         help="train on TRAIN_PHOTOS, or on them plus EXTRA_TRAIN_PHOTOS (utils.data.photos)")
     parser.add_argument("--mixed-precision", action="store_true",
-                        help="train in bfloat16 with float32 weights (for a GPU); the checkpoint is float32 either way")
+                        help="the same as --precision mixed_bfloat16 (kept for the recorded commands)")
     parser.add_argument("--schedule", choices=["epochs", "minutes"], default="epochs",
                         help="cosine learning rate over the planned epochs, or over --minutes (set at each epoch)")
     parser.add_argument("--workers", type=int, default=0,
@@ -116,11 +122,11 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
-    from utils.nn.distribution import description, use_distribution
+    if args.mixed_precision:  # the flag the recorded drunet commands use
+        args.precision = "mixed_bfloat16"
+    options = apply_training_options(args)  # before any model
 
-    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
-
-    from utils.course.checkpoints import begin_leg, build_from_provenance, finish_leg, next_plan, save_checkpoint
+    from utils.course.checkpoints import begin_leg, finish_leg, in_float32, next_plan, save_checkpoint
     from utils.data.noise import add_blind_noise
     from utils.data.patches import sample_patches
     from utils.data.photos import EXTRA_TRAIN_PHOTOS, TRAIN_PHOTOS, load_photo
@@ -129,8 +135,6 @@ def main(argv: list[str] | None = None) -> None:
     from utils.nn.training import train
 
     keras.utils.set_random_seed(args.seed)
-    if args.mixed_precision:
-        keras.config.set_dtype_policy("mixed_bfloat16")
     rng = np.random.default_rng(args.seed)
     color = "rgb" if args.model == "autoencoder" else "gray"
     patch = args.patch if args.patch is not None else {"dncnn": 40, "drunet": 96, "autoencoder": 32}[args.model]
@@ -203,8 +207,7 @@ def main(argv: list[str] | None = None) -> None:
                 else f"{clip:.0%} of the noisy patches clipped to [0, 1]"),
             "train_photos": list(train_photos), "wall_s": round(before["wall_s"] + time.time() - t0, 1),
             "device": device_description(), "backend": keras.backend.backend(), "keras": keras.__version__,
-            "distribution": distribution,
-            **({"precision": "mixed_bfloat16 (bfloat16 compute, float32 weights)"} if args.mixed_precision else {}),
+            **options,
             **({"noise_level": "told the true sigma (FFDNet's noise-level map)"} if told else {}),
             **({"schedule": f"cosine over {args.minutes:g} minutes, set at each epoch"}
                if args.schedule == "minutes" else {}),
@@ -234,12 +237,10 @@ def main(argv: list[str] | None = None) -> None:
     run = train(model, draw_pairs, ahead=args.workers > 0, loss="mse", epochs=args.epochs, batch_size=args.batch_size,
                 learning_rate=args.lr, schedule="constant" if timed else "cosine", alpha=0.01, clipnorm=1.0,
                 validation_data=(val_x, val_clean), callbacks=[SaveEveryEpoch(), *([CosineOverMinutes()] * timed)],
-                max_seconds=args.minutes * 60 if args.minutes else None, state=state)
+                max_seconds=args.minutes * 60 if args.minutes else None, state=state,
+                jit_compile=JIT_COMPILE[args.jit_compile])
     pool.shutdown(cancel_futures=True)
-    if args.mixed_precision:  # evaluate in float32, as the checkpoint is used everywhere else
-        keras.config.set_dtype_policy("float32")
-        trained, model = model, build_from_provenance({"builder": builder, "builder_kwargs": kwargs})
-        model.set_weights(trained.get_weights())
+    model = in_float32(model, builder, kwargs)  # scored as the notebooks use it
     record = provenance(run.start_epoch + run.epochs, run.last("val_loss"))
     record["final_metrics"].update(evaluate(model, color))
     save_checkpoint(model, name, builder, kwargs, record)

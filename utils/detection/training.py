@@ -12,7 +12,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from utils.course.cli import add_checkpoint_arguments, add_evaluate_only, parse_checkpoint_arguments, recorded_command
+from utils.course.cli import (
+    JIT_COMPILE,
+    add_checkpoint_arguments,
+    add_evaluate_only,
+    apply_training_options,
+    parse_checkpoint_arguments,
+    recorded_command,
+)
 from utils.detection.evaluation import coco_map  # imported now, not after hours of training (code may change)
 
 SCENES = {"size": 128, "n_objects": (1, 4), "object_size": (20, 48)}  # notebook 11's scenes
@@ -54,9 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
-    from utils.nn.distribution import description, use_distribution
-
-    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
+    options = apply_training_options(args)  # before any model
 
     from utils.course.checkpoints import load_checkpoint, next_plan, read_provenance, train_and_save
     from utils.data.scenes import make_scenes
@@ -86,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             "scenes": {**SCENES, "train": args.train_scenes, "train_seed": TRAIN_SEED, "test": args.test_scenes,
                        "test_seed": TEST_SEED},
             "wall_s": round(before["wall_s"] + time.time() - t0, 1), "device": device_description(),
-            "backend": keras.backend.backend(), "keras": keras.__version__, "distribution": distribution,
+            "backend": keras.backend.backend(), "keras": keras.__version__, **options,
             "history": history,
         }
 
@@ -94,5 +99,6 @@ def main(argv: list[str] | None = None) -> None:
           flush=True)
     data = None if args.evaluate_only else rcnn_dataset(train_data, args.batch_size, masks=masks, seed=args.seed)
     record = train_and_save(model, data, name, BUILDERS[args.model], kwargs, provenance, history, epochs=args.epochs,
-                            learning_rate=args.lr, minutes=args.minutes, evaluate=lambda m: evaluate(m, test))
+                            learning_rate=args.lr, minutes=args.minutes, evaluate=lambda m: evaluate(m, test),
+                            jit_compile=JIT_COMPILE[args.jit_compile])
     print("held-out scenes:", record["final_metrics"], flush=True)

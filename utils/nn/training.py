@@ -115,7 +115,8 @@ class JointLossModel(keras.Model):
         with tf.GradientTape() as tape:
             losses = self.compute_losses(x, targets, training=True)
             total = tf.add_n(list(losses.values()))
-        grads = tape.gradient(total, self.trainable_variables)
+            scaled = self.optimizer.scale_loss(total)  # mixed_float16: Keras's loss scale (1 otherwise)
+        grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         return self._log(losses, total)
 

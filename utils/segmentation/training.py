@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 
 from utils.course.cli import (
+    JIT_COMPILE,
     add_checkpoint_arguments,
     add_continue_argument,
+    apply_training_options,
     parse_checkpoint_arguments,
     recorded_command,
 )
@@ -249,11 +251,9 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
-    from utils.nn.distribution import description, use_distribution
+    options = apply_training_options(args)  # before any model
 
-    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
-
-    from utils.course.checkpoints import begin_leg, finish_leg, next_plan, save_checkpoint
+    from utils.course.checkpoints import begin_leg, finish_leg, in_float32, next_plan, save_checkpoint
     from utils.data.volumes import augment_volume
     from utils.nn.training import train
 
@@ -278,7 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{model.name}: {model.count_params():,} parameters; {command}", flush=True)
     run = train(model, fresh, loss=setup["loss"], metrics=setup.get("metrics"), epochs=args.epochs,
                 batch_size=args.batch_size, learning_rate=args.lr, clipnorm=5.0,
-                max_seconds=args.minutes * 60 if args.minutes else None, state=state)
+                max_seconds=args.minutes * 60 if args.minutes else None, state=state,
+                jit_compile=JIT_COMPILE[args.jit_compile])
+    model = in_float32(model, BUILDERS[args.model], setup["kwargs"])  # scored as the notebooks use it
     # a continued leg: its epochs before the stop count, their history (never saved) is null
     leg_epochs = run.start_epoch + run.epochs
     history = {k: list(before["history"].get(k, [])) + [None] * run.start_epoch + v for k, v in run.history.items()}
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
         "wall_s": round(before["wall_s"] + time.time() - t0, 1),
         # every leg's machine, backend and steps, for a checkpoint resumed elsewhere (a GPU run continued on a CPU)
         "legs": [*before.get("legs", []), {"device": device_description(), "backend": keras.backend.backend(),
-                                           "keras": keras.__version__, "distribution": distribution,
+                                           "keras": keras.__version__, **options,
                                            "epochs": leg_epochs, "steps": run.steps,
                                            "seconds": round(run.seconds + trained_s, 1),
                                            **({"continued_at_epoch": run.start_epoch} if run.start_epoch else {})}],

@@ -12,7 +12,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from utils.course.cli import add_checkpoint_arguments, add_evaluate_only, parse_checkpoint_arguments, recorded_command
+from utils.course.cli import (
+    JIT_COMPILE,
+    add_checkpoint_arguments,
+    add_evaluate_only,
+    apply_training_options,
+    parse_checkpoint_arguments,
+    recorded_command,
+)
 from utils.tracking.evaluation import mot_metrics  # imported now, not after the training (code may change)
 
 VIDEOS = {"size": 128, "density": 1.0}
@@ -99,9 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_tensorflow()
     import keras
 
-    from utils.nn.distribution import description, use_distribution
-
-    distribution = description(args.distribution, use_distribution(args.distribution))  # before any model
+    options = apply_training_options(args)  # before any model
 
     from utils.course.checkpoints import load_checkpoint, next_plan, read_provenance, train_and_save
     from utils.data.video import traffic_videos
@@ -138,12 +143,12 @@ def main(argv: list[str] | None = None) -> None:
                        "length": LENGTH, "step": STEP, "samples_per_epoch": n_samples,
                        "test_sha1": videos_digest(test_videos)},
             "wall_s": round(before["wall_s"] + time.time() - t0, 1), "device": device_description(),
-            "backend": keras.backend.backend(), "keras": keras.__version__, "distribution": distribution,
+            "backend": keras.backend.backend(), "keras": keras.__version__, **options,
             "history": history,
         }
 
     print(f"{model.name}: {model.count_params():,} parameters; {n_samples} samples an epoch; {command}", flush=True)
     record = train_and_save(model, None if args.evaluate_only else data, name, BUILDERS[args.model], kwargs,
                             provenance, history, epochs=args.epochs, learning_rate=args.lr, minutes=args.minutes,
-                            evaluate=lambda m: evaluate(m, test_videos))
+                            evaluate=lambda m: evaluate(m, test_videos), jit_compile=JIT_COMPILE[args.jit_compile])
     print("held-out videos:", record["final_metrics"], flush=True)
