@@ -12,14 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from utils.course.cli import (
-    JIT_COMPILE,
-    add_checkpoint_arguments,
-    add_evaluate_only,
-    apply_training_options,
-    parse_checkpoint_arguments,
-    recorded_command,
-)
+from utils.course import cli
 from utils.tracking.evaluation import mot_metrics  # imported now, not after the training (code may change)
 
 VIDEOS = {"size": 128, "density": 1.0}
@@ -88,9 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-3)
-    add_checkpoint_arguments(parser)
-    add_evaluate_only(parser, "tracking metrics")
-    args = parse_checkpoint_arguments(parser, argv)
+    cli.add_checkpoint_arguments(parser)
+    cli.add_evaluate_only(parser, "tracking metrics")
+    args = cli.parse_checkpoint_arguments(parser, argv)
     for flag in ("train_videos", "test_videos", "epochs", "batch_size"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected a positive integer")
@@ -99,14 +92,14 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected at least {LENGTH}, a segment")
     if not args.lr > 0:
         parser.error(f"--lr {args.lr}: expected a positive learning rate")
-    command = recorded_command(argv)
+    command = cli.recorded_command(argv)
 
     from utils.course.session import device_description, quiet_tensorflow
 
     quiet_tensorflow()
     import keras
 
-    options = apply_training_options(args)  # before any model
+    options = cli.apply_training_options(args)  # before any model
 
     from utils.course.checkpoints import load_checkpoint, next_plan, read_provenance, train_and_save
     from utils.data.video import traffic_videos
@@ -150,5 +143,5 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{model.name}: {model.count_params():,} parameters; {n_samples} samples an epoch; {command}", flush=True)
     record = train_and_save(model, None if args.evaluate_only else data, name, BUILDERS[args.model], kwargs,
                             provenance, history, epochs=args.epochs, learning_rate=args.lr, minutes=args.minutes,
-                            evaluate=lambda m: evaluate(m, test_videos), jit_compile=JIT_COMPILE[args.jit_compile])
+                            evaluate=lambda m: evaluate(m, test_videos), jit_compile=cli.JIT_COMPILE[args.jit_compile])
     print("held-out videos:", record["final_metrics"], flush=True)
