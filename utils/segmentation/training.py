@@ -276,7 +276,9 @@ def main(argv: list[str] | None = None) -> None:
         return setup["data"]([augment_volume(v, rng) for v in train_volumes], rng)
 
     print(f"{model.name}: {model.count_params():,} parameters; {command}", flush=True)
-    run = train(model, fresh, loss=setup["loss"], metrics=setup.get("metrics"), epochs=args.epochs,
+    # each epoch's augmented volumes depend on the epoch alone, so drawing the next one ahead, while this one
+    # trains, changes nothing but the time an accelerator waits
+    run = train(model, fresh, ahead=True, loss=setup["loss"], metrics=setup.get("metrics"), epochs=args.epochs,
                 batch_size=args.batch_size, learning_rate=args.lr, clipnorm=5.0,
                 max_seconds=args.minutes * 60 if args.minutes else None, state=state,
                 jit_compile=JIT_COMPILE[args.jit_compile])
