@@ -55,15 +55,16 @@ def _measure() -> float | None:
 # fresh clone's CI (newest), rounded up to 42 s. 11 on 2026-12-07 once its detectors were trained offline
 # (issue 27): 19 s normalized alone, 26.6 s in a fresh clone's CI (newest), rounded up to 30 s (was 110). 14 left
 # the list when its question 4 moved offline: 12 s normalized alone, 17.8 s in that CI.
-# 15 came in on 2026-12-07 (issue 29) at 41 s (70 s normalized) alone in quick mode: it compiles ten small
-# training steps, four of them under a strategy on two logical devices, and compiling is most of its time.
+# 15 came in on 2026-12-07 (issue 29) at 41 s (70 s normalized) alone in quick mode, 83.6 and 91.7 s normalized
+# in two fresh clones' CI (newest), rounded up: it compiles ten small training steps, four of them under a
+# strategy on two logical devices, and compiling is most of its time.
 QUICK_OVER_BUDGET: dict[str, float] = {
     "01_denoising_autoencoder": 40.0, "02_residual_denoising_dncnn": 42.0,
     "03_upsampling_transposed_convolution": 30.0, "04_autoencoder_applications": 42.0,
     "05_semantic_segmentation_unet": 73.0, "06_soft_dice_class_imbalance": 34.0,
     "07_vnet_volumetric_segmentation": 51.0, "08_ultrasound_localize_then_segment": 67.0,
     "09_detection_basics": 67.0, "10_faster_rcnn": 76.0, "11_yolo_ssd": 30.0, "12_mask_rcnn": 98.0,
-    "13_detect_and_track_tubes": 77.0, "15_training_at_scale": 75.0,
+    "13_detect_and_track_tubes": 77.0, "15_training_at_scale": 92.0,
 }
 
 
