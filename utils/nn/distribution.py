@@ -61,8 +61,9 @@ def use_distribution(kind: str, devices: list[str] | None = None) -> int:
         gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
         chosen = tuple(devices or gpus or cpus)
-        # one strategy per set of devices and process: a second MirroredStrategy over the same devices reuses
-        # the first one's collective keys, and its all-reduce then aborts with a shape mismatch (measured)
+        # one strategy per set of devices and process: a second MirroredStrategy over the same devices aborted
+        # its all-reduce with a collective shape mismatch (measured; one likely reason, not tested: its
+        # collective keys clash with the first one's)
         if chosen not in _MIRRORED:
             _MIRRORED[chosen] = tf.distribute.MirroredStrategy(devices=list(chosen))
         strategy = _MIRRORED[chosen]
