@@ -44,6 +44,30 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
                         help="data-parallel training (utils.nn.distribution); the batch stays the global batch")
 
 
+def study_parser(model: str, doc: str, study: str, variants: Iterable[str], default_variants: list[str],
+                 defaults: Any, flags: Iterable[str]) -> argparse.ArgumentParser:
+    """The command line an offline study starts from: `python -m utils.train MODEL`, --study (its folder under
+    data/runs/, default `study`), --variants, and its configuration's integer fields as flags (`add_integer_flags`).
+    The study adds its own flags (its rates), then `parse_study` adds the shared ones and parses."""
+    parser = argparse.ArgumentParser(prog=f"python -m utils.train {model}", description=doc.splitlines()[0])
+    parser.add_argument("model", choices=[model])
+    parser.add_argument("--study", default=study, help="the folder under data/runs/")
+    parser.add_argument("--variants", nargs="+", choices=tuple(variants), default=default_variants)
+    add_integer_flags(parser, defaults, flags)
+    return parser
+
+
+def parse_study(parser: argparse.ArgumentParser, argv: list[str] | None, flags: Iterable[str],
+                least: dict[str, int] | None = None) -> tuple[argparse.Namespace, dict[str, int]]:
+    """Add the shared flags (`add_study_arguments`), parse, and check the integer flags (`integer_flags`), the
+    seeds and --lr (`check_seeds_and_rate`). Returns the arguments and the integer fields by name."""
+    add_study_arguments(parser)
+    args = parser.parse_args(argv)
+    values = integer_flags(parser, args, flags, least)
+    check_seeds_and_rate(parser, args)
+    return args, values
+
+
 def add_integer_flags(parser: argparse.ArgumentParser, defaults: Any, flags: Iterable[str]) -> None:
     """--FIELD-NAME for each integer field of a study's configuration, defaulting to its value in `defaults`."""
     for flag in flags:

@@ -30,7 +30,6 @@ as `data/runs/STUDY/VARIANT_seedK.{weights.h5,json}` with its provenance (`utils
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -38,15 +37,7 @@ from typing import Any
 import numpy as np
 
 from utils.course.checks import one_of
-from utils.course.studies import (
-    StudyConfig,
-    add_integer_flags,
-    add_study_arguments,
-    check_seeds_and_rate,
-    integer_flags,
-    seed_run_name,
-    train_study,
-)
+from utils.course.studies import StudyConfig, parse_study, seed_run_name, study_parser, train_study
 
 MODULE = "utils.denoising.applications"
 # variant: (family, the builder's arguments)
@@ -265,21 +256,13 @@ def load_run(study: str, variant: str, seed: int):
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and train every (variant, seed) run of a study that is not done yet."""
-    parser = argparse.ArgumentParser(prog="python -m utils.train application_runs",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=["application_runs"])
-    parser.add_argument("--study", default="applications", help="the folder under data/runs/")
-    parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=["sr_x2"])
     defaults = Study()
     flags = ("n_patches", "batch_size", "epochs_completion", "completion_batch", "epochs_sr", "epochs_codec",
              "levels", "epochs_features", "hole_draws")
-    add_integer_flags(parser, defaults, flags)
+    parser = study_parser("application_runs", __doc__, "applications", VARIANTS, ["sr_x2"], defaults, flags)
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
     parser.add_argument("--features-lr", type=float, default=defaults.features_lr)
-    add_study_arguments(parser)
-    args = parser.parse_args(argv)
-    values = integer_flags(parser, args, flags, least={"levels": 2, "n_patches": 4})
-    check_seeds_and_rate(parser, args)
+    args, values = parse_study(parser, argv, flags, least={"levels": 2, "n_patches": 4})
     if not args.features_lr > 0:
         parser.error(f"--features-lr {args.features_lr}: expected a positive learning rate")
     study = Study(**values, learning_rate=args.lr,

@@ -26,7 +26,6 @@ disjoint groups of them (the items of notebook 11's intervals); the best-F1 scor
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -34,15 +33,7 @@ from typing import Any
 import numpy as np
 
 from utils.course.checks import one_of
-from utils.course.studies import (
-    StudyConfig,
-    add_integer_flags,
-    add_study_arguments,
-    check_seeds_and_rate,
-    integer_flags,
-    seed_run_name,
-    train_study,
-)
+from utils.course.studies import StudyConfig, parse_study, seed_run_name, study_parser, train_study
 
 SCENES = {"size": 128, "n_objects": (1, 4)}       # notebook 11's scenes, with object_size by budget
 OBJECT_SIZE, SMALL_OBJECT_SIZE = (20, 48), (8, 20)
@@ -241,23 +232,17 @@ def load_run(study: str, variant: str, seed: int):
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and train every (variant, seed) run of a study that is not done yet."""
-    parser = argparse.ArgumentParser(prog="python -m utils.train detector_runs", description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=["detector_runs"])
-    parser.add_argument("--study", default="detectors", help="the folder under data/runs/")
-    parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=["faster_rcnn", "ssd", "yolo"])
     defaults = Study()
     flags = ("train_scenes", "epochs", "reduced_scenes", "reduced_epochs", "test_scenes", "val_scenes", "folds",
              "single_shot_batch", "rcnn_batch")
-    add_integer_flags(parser, defaults, flags)
+    parser = study_parser("detector_runs", __doc__, "detectors", VARIANTS, ["faster_rcnn", "ssd", "yolo"], defaults,
+                          flags)
     parser.add_argument("--lr", type=float, default=defaults.single_shot_lr, help="YOLO's and SSD's")
     parser.add_argument("--rcnn-lr", type=float, default=defaults.rcnn_lr)
-    add_study_arguments(parser)
-    args = parser.parse_args(argv)
-    values = integer_flags(parser, args, flags, least={"folds": 2})
+    args, values = parse_study(parser, argv, flags, least={"folds": 2})
     if args.test_scenes % args.folds or args.test_scenes < 2 * args.folds:
         parser.error(f"--test-scenes {args.test_scenes} in --folds {args.folds}: expected a multiple of the folds, "
                      "at least two scenes each")
-    check_seeds_and_rate(parser, args)
     if not args.rcnn_lr > 0:
         parser.error(f"--rcnn-lr {args.rcnn_lr}: expected a positive learning rate")
     study = Study(**values, single_shot_lr=args.lr, rcnn_lr=args.rcnn_lr)

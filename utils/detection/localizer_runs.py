@@ -21,7 +21,6 @@ run is saved as `data/runs/STUDY/VARIANT_seedK.{weights.h5,json}` with its prove
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -29,15 +28,7 @@ from typing import Any
 import numpy as np
 
 from utils.course.checks import one_of
-from utils.course.studies import (
-    StudyConfig,
-    add_integer_flags,
-    add_study_arguments,
-    check_seeds_and_rate,
-    integer_flags,
-    seed_run_name,
-    train_study,
-)
+from utils.course.studies import StudyConfig, parse_study, seed_run_name, study_parser, train_study
 
 BUILDER = "utils.detection.localizer:classify_and_localize"
 SCENES = {"size": 128, "n_objects": 1, "object_size": (20, 48)}
@@ -127,19 +118,11 @@ def load_run(study: str, variant: str, seed: int):
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and train every (variant, seed) run of a study that is not done yet."""
-    parser = argparse.ArgumentParser(prog="python -m utils.train localizer_runs",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=["localizer_runs"])
-    parser.add_argument("--study", default="localizer", help="the folder under data/runs/")
-    parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
     defaults = Study()
     flags = ("scenes", "test_scenes", "epochs", "batch_size")
-    add_integer_flags(parser, defaults, flags)
+    parser = study_parser("localizer_runs", __doc__, "localizer", VARIANTS, list(VARIANTS), defaults, flags)
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
-    add_study_arguments(parser)
-    args = parser.parse_args(argv)
-    values = integer_flags(parser, args, flags)
-    check_seeds_and_rate(parser, args)
+    args, values = parse_study(parser, argv, flags)
     study = Study(**values, learning_rate=args.lr)
     runs = {run_name(variant, seed): (variant, seed) for seed in args.seeds for variant in args.variants}
 

@@ -11,7 +11,6 @@ is saved as `data/runs/STUDY/VARIANT_seedK.{weights.h5,json}` with its provenanc
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -19,15 +18,7 @@ from typing import Any
 import numpy as np
 
 from utils.course.checks import one_of
-from utils.course.studies import (
-    StudyConfig,
-    add_integer_flags,
-    add_study_arguments,
-    check_seeds_and_rate,
-    integer_flags,
-    seed_run_name,
-    train_study,
-)
+from utils.course.studies import StudyConfig, parse_study, seed_run_name, study_parser, train_study
 
 BUILDER = "utils.nn.deep_stack:deep_stack"
 VARIANTS: dict[str, dict[str, Any]] = {f"{kind}_{depth}": {"depth": depth, "residual": kind == "residual"}
@@ -104,18 +95,11 @@ def load_run(study: str, variant: str, seed: int):
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and train every (variant, seed) run of a study that is not done yet."""
-    parser = argparse.ArgumentParser(prog="python -m utils.train depth_runs", description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=["depth_runs"])
-    parser.add_argument("--study", default="depth", help="the folder under data/runs/")
-    parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
     defaults = Study()
     flags = ("width", "patches", "val_patches", "epochs", "batch_size")
-    add_integer_flags(parser, defaults, flags)
+    parser = study_parser("depth_runs", __doc__, "depth", VARIANTS, list(VARIANTS), defaults, flags)
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
-    add_study_arguments(parser)
-    args = parser.parse_args(argv)
-    values = integer_flags(parser, args, flags)
-    check_seeds_and_rate(parser, args)
+    args, values = parse_study(parser, argv, flags)
     study = Study(**values, learning_rate=args.lr)
     runs = {run_name(variant, seed): (variant, seed) for seed in args.seeds for variant in args.variants}
 
