@@ -86,6 +86,15 @@ def test_the_recorded_entry_point_still_runs():
     assert out.stdout.startswith("usage: python -m utils.train")
 
 
+def test_the_entry_point_routes_every_volumetric_model():
+    """utils.train keeps its own copy of the names (so that --help imports no TensorFlow): the two must agree."""
+    import utils.train
+    from utils.segmentation import training
+
+    assert utils.train.VOLUMETRIC == training.VOLUMETRIC
+    assert set(training.BUILDERS) == set(training.VOLUMETRIC)
+
+
 def test_drunet_trains_told_the_noise_level_with_the_background_pipeline(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
     main(["drunet", "--channels", "4", "8", "--blocks", "1", "--patch", "32", "--epochs", "3",

@@ -10,20 +10,24 @@ from utils.segmentation.losses import SoftDiceLoss
 from utils.segmentation.vnet import stage_convolutions, vnet
 
 
-def conv_params(k: int, c_in: int, c_out: int, separable: bool) -> int:
-    """A k³ convolution with bias, or the constrained k×1×1, 1×k×1, 1×1×k sequence (each with bias)."""
+def conv_params(k: int, c_in: int, c_out: int, separable: bool, cross: bool = False) -> int:
+    """A k³ convolution with bias, the constrained k×1×1, 1×k×1, 1×1×k sequence (each with bias), or the same
+    three kernels in parallel, summed (one bias)."""
     if separable:
         return (k * c_in * c_out + c_out) + 2 * (k * c_out * c_out + c_out)
+    if cross:
+        return 3 * k * c_in * c_out + c_out
     return k**3 * c_in * c_out + c_out
 
 
 def vnet_params_by_hand(levels: int, base: int, k: int, separable: bool, c_in: int = 1, n_classes: int = 2,
-                        batch_norm: bool = False) -> int:
+                        batch_norm: bool = False, cross: bool = False) -> int:
     """V-Net's parameters counted from the paper's drawing (module docstring), layer by layer."""
     bn = 4 if batch_norm else 0  # γ, β and the two running statistics per channel, after every convolution
 
     def stage(c_in, filters, n_convs):
-        total = conv_params(k, c_in, filters, separable) + (n_convs - 1) * conv_params(k, filters, filters, separable)
+        total = (conv_params(k, c_in, filters, separable, cross)
+                 + (n_convs - 1) * conv_params(k, filters, filters, separable, cross))
         projection = 0 if filters % c_in == 0 else c_in * filters + filters  # repeated channels have no weights
         return total + n_convs * (1 + bn) * filters + projection  # one PReLU slope per channel after each convolution
 
@@ -49,11 +53,14 @@ def test_stages_have_the_papers_numbers_of_convolutions():
     assert convs == dict(enc0=1, enc1=2, enc2=3, enc3=3, bottom=3, dec3=3, dec2=3, dec1=2, dec0=1)
 
 
-@pytest.mark.parametrize("separable, batch_norm", [(False, False), (True, False), (True, True)])
+@pytest.mark.parametrize("separable, cross, batch_norm",
+                         [(False, False, False), (True, False, False), (True, False, True), (False, True, True)])
 @pytest.mark.parametrize("levels, base, k, c_in", [(2, 4, 3, 1), (3, 3, 5, 2)])
-def test_parameter_count_by_hand_matches_count_params(separable, batch_norm, levels, base, k, c_in):
-    model = vnet((None, None, None, c_in), 2, base, levels, k, separable, batch_norm=batch_norm)
-    assert model.count_params() == vnet_params_by_hand(levels, base, k, separable, c_in, batch_norm=batch_norm)
+def test_parameter_count_by_hand_matches_count_params(separable, cross, batch_norm, levels, base, k, c_in):
+    model = vnet((None, None, None, c_in), 2, base, levels, k, separable, batch_norm=batch_norm, cross=cross)
+    assert model.count_params() == vnet_params_by_hand(levels, base, k, separable, c_in, batch_norm=batch_norm,
+                                                       cross=cross)
+    assert model.name == ("vnet_separable" if separable else "vnet_cross" if cross else "vnet")
 
 
 def test_the_constrained_filter_saves_weights_at_the_papers_size():
@@ -93,6 +100,31 @@ def test_conv3d_block_counts_and_field_of_view():
     assert reach.sum() == 27 and reach[3:6, 3:6, 3:6].all()
 
 
+def test_the_cross_form_is_the_sum_of_three_one_dimensional_correlations():
+    """Checked against scipy.ndimage.correlate1d along each axis: the cross reaches 3k − 2 voxels, not k³."""
+    from scipy import ndimage
+
+    x = keras.Input((9, 9, 9, 1))
+    cross = keras.Model(x, conv3d(x, 1, 3, cross=True, name="c"))
+    assert cross.count_params() == 3 * 3 + 1
+    assert [layer.name for layer in cross.layers[1:]] == ["c_d", "c_h", "c_w", "c"]
+    rng = np.random.default_rng(0)
+    kernels = {}
+    for axis, suffix in enumerate("dhw"):
+        layer = cross.get_layer(f"c_{suffix}")
+        kernels[axis] = rng.normal(size=3).astype(np.float32)
+        weights = [kernels[axis].reshape(layer.get_weights()[0].shape)]
+        layer.set_weights(weights + ([np.float32([0.5])] if axis == 0 else []))
+    volume = rng.random((9, 9, 9)).astype(np.float32)
+    expected = 0.5 + sum(ndimage.correlate1d(volume, kernels[a], axis=a, mode="constant") for a in range(3))
+    got = keras.ops.convert_to_numpy(cross(volume[None, ..., None]))[0, ..., 0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    impulse = np.zeros((1, 9, 9, 9, 1), np.float32)
+    impulse[0, 4, 4, 4, 0] = 1
+    reach = np.abs(keras.ops.convert_to_numpy(cross(impulse))[0, ..., 0] - 0.5) > 1e-6
+    assert reach.sum() == 3 * 3 - 2 and reach[4, 4, 3:6].all() and reach[3:6, 4, 4].all() and not reach[3, 3, 4]
+
+
 def test_a_few_steps_reduce_the_soft_dice_loss_on_tiny_volumes():
     keras.utils.set_random_seed(0)
     volumes = ultrasound_volumes(2, 16, seed=0)
@@ -120,6 +152,8 @@ def test_a_few_steps_reduce_the_soft_dice_loss_on_tiny_volumes():
     (dict(kernel_size=4), "kernel_size=4: expected an odd size"),
     (dict(kernel_size=0), "kernel_size=0"),
     (dict(separable="yes"), "separable='yes'"),
+    (dict(cross=0), "cross=0"),
+    (dict(separable=True, cross=True), "expected one constrained form"),
     (dict(batch_norm=1), "batch_norm=1"),
     (dict(final_activation="relu"), "final_activation='relu'"),
     (dict(n_classes=1), "n_classes=1 with final_activation='softmax'"),
@@ -136,3 +170,5 @@ def test_conv3d_refuses_bad_input_by_name():
         conv3d(keras.Input((8, 8, 8, 1)), 0)
     with pytest.raises(ValueError, match="separable=1"):
         conv3d(keras.Input((8, 8, 8, 1)), 4, separable=1)
+    with pytest.raises(ValueError, match=r"separable=True and cross=True: expected one constrained form"):
+        conv3d(keras.Input((8, 8, 8, 1)), 4, separable=True, cross=True)

@@ -17,8 +17,9 @@ import sys
 
 DETECTORS = ("faster_rcnn", "mask_rcnn")
 TRACKERS = ("tracknet", "frame_rcnn")
-VOLUMETRIC = ("vnet", "vnet_separable", "unet2d_slices", "deepbv_localizer", "deepbv_segmenter", "mouse_coarse",
-              "mouse_refine", "mouse_end_to_end")  # utils.segmentation.training.VOLUMETRIC, without importing it
+# utils.segmentation.training.VOLUMETRIC, without importing it
+VOLUMETRIC = ("vnet", "vnet_separable", "vnet_cross", "unet2d_slices", "deepbv_localizer", "deepbv_segmenter",
+              "mouse_coarse", "mouse_refine", "mouse_end_to_end")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,5 @@
 """The convolution blocks the networks share: convolution, batch normalization, activation (2-D or 3-D), and the
-3-D convolution with its separable (constrained) variant."""
+3-D convolution with the lab's two constrained variants (separated and cross)."""
 
 from __future__ import annotations
 
@@ -59,23 +59,37 @@ def _check_block(x, filters, kernel_size, strides, dims, batch_norm, activation,
 
 
 def conv3d(x: keras.KerasTensor, filters: int, kernel_size: int = 3, *, separable: bool = False,
-           name: str | None = None) -> keras.KerasTensor:
-    """A k×k×k Conv3D ('same', with bias), or with separable=True the lab's constrained filter k×1×1, 1×k×1, 1×1×k.
+           cross: bool = False, name: str | None = None) -> keras.KerasTensor:
+    """A k×k×k Conv3D ('same', with bias), or one of the lab's constrained filters ("cross/separated").
 
-    The constrained filter is three convolutions in sequence without a nonlinearity between them, the first mapping
-    the input's channels to filters: k·C_in·F + 2·k·F² weights (+ 3F biases) instead of k³·C_in·F (+ F), and the
-    same k×k×k field of view. Layers: NAME (full) or NAME_d, NAME_h, NAME_w (separable, one per axis).
+    separable=True: k×1×1, 1×k×1, 1×1×k in sequence without a nonlinearity between them, the first mapping the
+    input's channels to filters: k·C_in·F + 2·k·F² weights (+ 3F biases) instead of k³·C_in·F (+ F), and the same
+    k×k×k field of view. Layers: NAME_d, NAME_h, NAME_w, one per axis.
+
+    cross=True: the same three 1-D kernels in parallel on the input, summed: 3·k·C_in·F weights (+ F biases, on the
+    first), and a field of view shaped as a cross, the 3k − 2 voxels of the three axes through the centre instead
+    of the cube. Layers: NAME_d, NAME_h, NAME_w and their sum NAME. Without either: one layer, NAME.
     """
     from keras import layers
 
     filters, kernel_size = positive_int(filters, "filters"), positive_int(kernel_size, "kernel_size")
     one_of(separable, "separable", (True, False))
+    one_of(cross, "cross", (True, False))
+    if separable and cross:
+        raise ValueError("separable=True and cross=True: expected one constrained form, the separated (in sequence) "
+                         "or the cross (in parallel, summed)")
     shape = tuple(getattr(x, "shape", ()))
     if len(shape) != 5:
         raise ValueError(f"x has shape {shape}: expected (batch, depth, height, width, channels) for a 3-D convolution")
-    if not separable:
+    if not (separable or cross):
         return layers.Conv3D(filters, kernel_size, padding="same", name=name)(x)
+    branches = []
     for axis, suffix in enumerate("dhw"):
         kernel = tuple(kernel_size if a == axis else 1 for a in range(3))
-        x = layers.Conv3D(filters, kernel, padding="same", name=f"{name}_{suffix}" if name else None)(x)
-    return x
+        conv = layers.Conv3D(filters, kernel, padding="same", use_bias=separable or axis == 0,
+                             name=f"{name}_{suffix}" if name else None)
+        if separable:
+            x = conv(x)
+        else:
+            branches.append(conv(x))
+    return x if separable else layers.Add(name=name)(branches)

@@ -4,7 +4,7 @@ Every model trains on the same TRAIN volumes (seeded, every challenge on, 64³),
 augmented (`utils.data.volumes.augment_volume`), and is evaluated on the notebooks' held-out volumes (TEST_SEED),
 whose SHA-1 the provenance records so that a notebook can check it sees the same volumes:
 
-- vnet, vnet_separable (07): V-Net on whole volumes, ventricles and body as two sigmoid channels, Soft Dice;
+- vnet, vnet_separable, vnet_cross (07): V-Net on whole volumes, ventricles and body as two sigmoid channels, Soft Dice;
 - unet2d_slices (07): a 2-D U-Net on the axial slices of the same volumes, Soft Dice over each batch of slices;
 - deepbv_localizer, deepbv_segmenter (08): Deep BV's window classifier (cross-entropy on balanced windows labelled
   by the lecture's rule) and its segmenter (positive + negative Soft Dice, in windows around the ventricles);
@@ -39,10 +39,11 @@ from utils.course.cli import (
 
 SIZE = 64
 TRAIN_SEED, TEST_SEED = 2016, 46  # 46: the lecture's Table 1 was measured on 46 test volumes
-VOLUMETRIC = ("vnet", "vnet_separable", "unet2d_slices", "deepbv_localizer", "deepbv_segmenter", "mouse_coarse",
-              "mouse_refine", "mouse_end_to_end")
+VOLUMETRIC = ("vnet", "vnet_separable", "vnet_cross", "unet2d_slices", "deepbv_localizer", "deepbv_segmenter",
+              "mouse_coarse", "mouse_refine", "mouse_end_to_end")
 BUILDERS = {
     "vnet": "utils.segmentation.vnet:vnet", "vnet_separable": "utils.segmentation.vnet:vnet",
+    "vnet_cross": "utils.segmentation.vnet:vnet",
     "unet2d_slices": "utils.segmentation.unet:unet", "deepbv_localizer": "utils.segmentation.deepbv:localizer",
     "deepbv_segmenter": "utils.segmentation.deepbv:segmenter",
     "mouse_coarse": "utils.segmentation.deepmouse:coarse_net",
@@ -86,9 +87,10 @@ def _setup(args) -> dict[str, Any]:
     from utils.segmentation.vnet import vnet
 
     m = args.model
-    if m in ("vnet", "vnet_separable"):
+    if m in ("vnet", "vnet_separable", "vnet_cross"):
         kwargs = {"input_shape": [None, None, None, 1], "n_classes": 2, "base_filters": args.base_filters,
-                  "levels": 3, "separable": m == "vnet_separable", "final_activation": "sigmoid", "batch_norm": True}
+                  "levels": 3, "separable": m == "vnet_separable", "final_activation": "sigmoid", "batch_norm": True,
+                  **({"cross": True} if m == "vnet_cross" else {})}
         return {"model": vnet(**kwargs), "kwargs": kwargs, "name": m, "loss": SoftDiceLoss(spatial_dims=3),
                 "data": lambda vols, rng: _whole(vols)}
     if m == "unet2d_slices":
@@ -166,7 +168,7 @@ def evaluate(args, model, volumes) -> dict[str, float]:
         scores.setdefault(key, []).append(value)
 
     for v in volumes:
-        if m in ("vnet", "vnet_separable", "unet2d_slices", "mouse_coarse"):
+        if m in ("vnet", "vnet_separable", "vnet_cross", "unet2d_slices", "mouse_coarse"):
             if m == "mouse_coarse":
                 p = coarse_outputs(model, [v])[0]
             else:

@@ -27,7 +27,8 @@ all-background output (loss 1.0, the sigmoids saturated) by the sixth pass over 
 
 separable=True replaces every kernel_size³ convolution of the stages by the lab's constrained filter: k×1×1, 1×k×1,
 1×1×k in sequence (utils.nn.blocks.conv3d), with the same field of view and k²/3 times fewer weights per
-convolution (3k·C² instead of k³·C² between C channels).
+convolution (3k·C² instead of k³·C² between C channels). cross=True uses the lab's other constrained form, the
+three 1-D kernels in parallel on the same input, summed: as many weights (3k·C²) and a cross-shaped field of view.
 
 Layers that end a stage are named for it — enc0..enc{L−1}, down1..down{L}, bottom, up{L−1}..up0, skip{L−1}..skip0,
 dec{L−1}..dec0, scores, probabilities — so a notebook can tap any stage.
@@ -64,7 +65,8 @@ def _normalized(x, batch_norm: bool, name: str):
     return layers.BatchNormalization(momentum=0.9, name=name)(x) if batch_norm else x
 
 
-def _residual_stage(x, filters: int, n_convs: int, kernel_size: int, separable: bool, batch_norm: bool, name: str):
+def _residual_stage(x, filters: int, n_convs: int, kernel_size: int, separable: bool, cross: bool, batch_norm: bool,
+                    name: str):
     """n_convs convolutions (PReLU after each), the last one's output plus the stage's input, then a PReLU."""
     from keras import layers
 
@@ -76,8 +78,8 @@ def _residual_stage(x, filters: int, n_convs: int, kernel_size: int, separable: 
         else:
             shortcut = layers.Conv3D(filters, 1, name=f"{name}_project")(x)
     for k in range(1, n_convs + 1):
-        x = _normalized(conv3d(x, filters, kernel_size, separable=separable, name=f"{name}_conv{k}"), batch_norm,
-                        f"{name}_bn{k}")
+        x = _normalized(conv3d(x, filters, kernel_size, separable=separable, cross=cross, name=f"{name}_conv{k}"),
+                        batch_norm, f"{name}_bn{k}")
         if k < n_convs:
             x = _prelu(x, f"{name}_act{k}")
     x = layers.Add(name=f"{name}_add")([x, shortcut])
@@ -102,7 +104,7 @@ def _check_input_shape(input_shape: object, multiple: int, levels: int) -> tuple
 def vnet(input_shape: tuple = (None, None, None, 1), n_classes: int = 2, base_filters: int = 16, levels: int = 4,
          kernel_size: int = 3, separable: bool = False, final_activation: str | None = "softmax",
          batch_norm: bool = False, extra_full_resolution: int = 0, extra_bottom: int = 0,
-         name: str | None = None) -> keras.Model:
+         name: str | None = None, cross: bool = False) -> keras.Model:
     """V-Net: residual stages, strided-convolution down, transposed-convolution up, PReLU, skips (module docstring).
 
     extra_full_resolution adds that many convolutions to the first and the last stage (full resolution: finer
@@ -119,6 +121,9 @@ def vnet(input_shape: tuple = (None, None, None, 1), n_classes: int = 2, base_fi
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size={kernel_size}: expected an odd size (3, 5), centred on its voxel")
     one_of(separable, "separable", (True, False))
+    one_of(cross, "cross", (True, False))
+    if separable and cross:
+        raise ValueError("separable=True and cross=True: expected one constrained form (utils.nn.blocks.conv3d)")
     one_of(batch_norm, "batch_norm", (True, False))
     one_of(final_activation, "final_activation", ACTIVATIONS, note="None: logits")
     if final_activation == "softmax" and n_classes < 2:
@@ -134,20 +139,22 @@ def vnet(input_shape: tuple = (None, None, None, 1), n_classes: int = 2, base_fi
     inputs = keras.Input(shape)
     x, skips = inputs, []
     for level in range(levels):
-        x = _residual_stage(x, base_filters * 2**level, convs_at(level), kernel_size, separable, batch_norm,
-                            f"enc{level}")
+        x = _residual_stage(x, base_filters * 2**level, convs_at(level), kernel_size, separable, cross,
+                            batch_norm, f"enc{level}")
         skips.append(x)
         x = layers.Conv3D(base_filters * 2 ** (level + 1), 2, strides=2, name=f"down{level + 1}_conv")(x)
         x = _prelu(_normalized(x, batch_norm, f"down{level + 1}_bn"), f"down{level + 1}")
     x = _residual_stage(x, base_filters * 2**levels, stage_convolutions(levels) + extra_bottom, kernel_size, separable,
-                        batch_norm, "bottom")
+                        cross, batch_norm, "bottom")
     for level in reversed(range(levels)):
         filters = base_filters * 2**level
         x = layers.Conv3DTranspose(filters, 2, strides=2, name=f"up{level}_conv")(x)
         x = _prelu(_normalized(x, batch_norm, f"up{level}_bn"), f"up{level}")
         x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
-        x = _residual_stage(x, 2 * filters, convs_at(level), kernel_size, separable, batch_norm, f"dec{level}")
+        x = _residual_stage(x, 2 * filters, convs_at(level), kernel_size, separable, cross, batch_norm,
+                            f"dec{level}")
     x = layers.Conv3D(n_classes, 1, name="scores")(x)
     if final_activation is not None:
         x = layers.Activation(final_activation, name="probabilities")(x)
-    return keras.Model(inputs, x, name=name or ("vnet_separable" if separable else "vnet"))
+    default = "vnet_separable" if separable else "vnet_cross" if cross else "vnet"
+    return keras.Model(inputs, x, name=name or default)
