@@ -77,6 +77,9 @@ def test_source_of_a_function(capsys):
 def test_markdown_table_aligns_numbers_and_checks_rows():
     text = markdown_table([["a", 1.234, 2], ["b", 5.0, 3]], ["name", "x", "n"])
     assert text.splitlines() == ["| name | x | n |", "|---|---:|---:|", "| a | 1.23 | 2 |", "| b | 5.00 | 3 |"]
+    # an empty cell keeps a column of numbers right-aligned; a column of empty cells is text
+    text = markdown_table([["a", 1.0, ""], ["b", "", ""]], ["name", "x", "note"])
+    assert text.splitlines()[1] == "|---|---:|---|" and text.splitlines()[3] == "| b |  |  |"
     with pytest.raises(ValueError, match="expected 3"):
         markdown_table([["a", 1]], ["name", "x", "n"])
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from utils.tracking.evaluation import mot_metrics
-from utils.tracking.inference import segment_starts
+from utils.tracking.inference import frame_detections, segment_starts
 from utils.tracking.linking import assign, iou_tracker, link_tubes
 from utils.tracking.tubes import anchor_tubes, decode_tubes, encode_tubes, mean_boxes, tube_iou, tube_nms, tube_targets
 
@@ -115,9 +115,10 @@ def test_iou_tracker_refuses_nan_boxes_and_fractional_labels():
     assert iou_tracker(boxes[:1], scores[:1], [np.array([-1])])["labels"][0].tolist() == [-1]
 
 
-def segment(start: int, tubes: list[np.ndarray], presence=None) -> dict:
+def segment(start: int, tubes: list[np.ndarray], presence=None, scores=None) -> dict:
     tubes = np.stack(tubes)
-    return {"start": start, "tubes": tubes, "scores": np.full(len(tubes), 0.9, np.float32),
+    return {"start": start, "tubes": tubes,
+            "scores": np.full(len(tubes), 0.9, np.float32) if scores is None else np.asarray(scores, np.float32),
             "labels": np.ones(len(tubes), np.int32),
             "presence": np.ones(tubes.shape[:2], np.float32) if presence is None else np.asarray(presence)}
 
@@ -132,6 +133,23 @@ def test_link_tubes_links_through_shared_frames_and_drops_absent_frames():
         link_tubes(segs[::-1], 6)
     with pytest.raises(ValueError, match="inside frames"):
         link_tubes(segs, 5)
+
+
+def test_frame_detections_take_each_frame_from_the_latest_segment_without_a_score_filter():
+    a, b = moving(0, 0, 10, 10, 2, 6), moving(40, 40, 10, 10, -2, 6)
+    first = segment(0, [a[:4]], scores=[0.02])                               # kept: no score filter
+    second = segment(2, [b[2:], a[2:] + 1], presence=[[1, 1, 1, 0.2], [1, 1, 1, 1]], scores=[0.9, 0.3])
+    dets = frame_detections([first, second], 6)
+    assert [len(s) for s in dets["scores"]] == [1, 1, 2, 2, 2, 1]           # b's presence 0.2 in frame 5
+    np.testing.assert_allclose(dets["boxes"][1][0], a[1])                    # frames 0, 1: the first segment
+    np.testing.assert_allclose(dets["boxes"][2][1], a[2] + 1)                # frames 2..5: the second, not the first
+    assert dets["scores"][0].tolist() == pytest.approx([0.02]) and dets["scores"][5].tolist() == pytest.approx([0.3])
+    with pytest.raises(ValueError, match=r"frames \[6\] are in no segment"):
+        frame_detections([first, second], 7)
+    with pytest.raises(ValueError, match="time order"):
+        frame_detections([second, first], 6)
+    with pytest.raises(ValueError, match="presence_threshold=2"):
+        frame_detections([first, second], 6, presence_threshold=2)
 
 
 def test_segment_starts_cover_every_frame():

@@ -113,3 +113,7 @@ def test_score_pipelines_scores_and_times_each_pipeline_on_the_same_volumes():
         score_pipelines({"bad": lambda image: {"ventricles": truth[image.tobytes()].ventricles}}, volumes)
     with pytest.raises(ValueError, match="expected a non-empty list"):
         score_pipelines({"half": half}, [])
+    each = score_pipelines({"half": half}, volumes, per_volume=True)["half"]
+    assert each["dice_ventricles"] == [1.0, 1.0] and each["dice_body"] == [0.0, 0.0] and len(each["time_s"]) == 2
+    with pytest.raises(ValueError, match="per_volume='yes'"):
+        score_pipelines({"half": half}, volumes, per_volume="yes")

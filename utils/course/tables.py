@@ -23,7 +23,8 @@ def _escaped(text: str) -> str:
 
 
 def markdown_table(rows: Sequence[Sequence[object]], columns: Sequence[str], floatfmt: str = ".2f") -> str:
-    """A Markdown table; floats are formatted with floatfmt, numbers right-aligned."""
+    """A Markdown table; floats are formatted with floatfmt, numbers right-aligned (a column of numbers stays
+    right-aligned where some of its cells are left empty, "")."""
     columns = _cells(columns, "columns")
     not_empty(columns, "columns", note="expected at least one column name")
     rows = [_cells(r, f"rows[{i}]") for i, r in enumerate(rows)]  # a generator is read once, here
@@ -38,7 +39,8 @@ def markdown_table(rows: Sequence[Sequence[object]], columns: Sequence[str], flo
     def cell(v: object) -> str:
         return _escaped(format(v, floatfmt) if isinstance(v, Real) and not isinstance(v, (bool, int)) else str(v))
 
-    numeric = [bool(rows) and all(isinstance(r[j], Real) for r in rows) for j in range(len(columns))]
+    numeric = [any(isinstance(r[j], Real) for r in rows) and all(isinstance(r[j], Real) or r[j] == "" for r in rows)
+               for j in range(len(columns))]
     lines = ["| " + " | ".join(_escaped(str(c)) for c in columns) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]

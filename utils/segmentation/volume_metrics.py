@@ -92,13 +92,15 @@ def hausdorff95(mask_a: np.ndarray, mask_b: np.ndarray, spacing: tuple[float, ..
 
 def score_pipelines(pipelines: Mapping[str, Callable[[np.ndarray], Mapping[str, np.ndarray]]], volumes: Sequence,
                     structures: Sequence[str] = ("ventricles", "body"),
-                    warm_up: Mapping[str, Callable[[np.ndarray], object]] | None = None) -> dict[str, dict[str, float]]:
+                    warm_up: Mapping[str, Callable[[np.ndarray], object]] | None = None,
+                    per_volume: bool = False) -> dict[str, dict[str, float]] | dict[str, dict[str, list[float]]]:
     """Mean Dice of each structure and mean seconds per volume of each pipeline, on the same volumes.
 
     A pipeline maps an image (D, H, W) to {structure: boolean mask}; volumes are `utils.data.volumes.Volume`s,
     whose attributes named by structures are the truth. Each volume is timed alone, after one call on the first
     volume (warm_up[name], default the pipeline itself) that builds the models' graphs. Returns
-    {name: {"dice_<structure>": mean, ..., "time_s": mean}}.
+    {name: {"dice_<structure>": mean, ..., "time_s": mean}}, or with per_volume=True the lists of each volume's
+    values in the volumes' order (for paired comparisons between pipelines, utils.course.evidence.compare).
     """
     from utils.segmentation.metrics import dice
 
@@ -106,6 +108,7 @@ def score_pipelines(pipelines: Mapping[str, Callable[[np.ndarray], Mapping[str, 
         raise ValueError(f"pipelines={pipelines!r:.80}: expected a non-empty dict of name -> function(image) -> masks")
     if not isinstance(volumes, (list, tuple)) or not volumes:
         raise ValueError(f"volumes={volumes!r:.80}: expected a non-empty list of utils.data.volumes.Volume")
+    one_of(per_volume, "per_volume", (True, False))
     warm_up = dict(warm_up or {})
     unknown = sorted(set(warm_up) - set(pipelines))
     if unknown:
@@ -123,5 +126,5 @@ def score_pipelines(pipelines: Mapping[str, Callable[[np.ndarray], Mapping[str, 
                 if s not in masks:
                     raise KeyError(f"pipeline {name!r} returned {sorted(masks)}: expected a mask for {s!r}")
                 scores[f"dice_{s}"].append(dice(getattr(volume, s), masks[s]))
-        table[name] = {key: float(np.mean(values)) for key, values in scores.items()}
+        table[name] = scores if per_volume else {key: float(np.mean(values)) for key, values in scores.items()}
     return table

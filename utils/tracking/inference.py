@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.course.checks import positive_int
+from utils.course.checks import number_in, positive_int
 from utils.tracking.linking import iou_tracker, link_tubes
 
 
@@ -40,6 +40,39 @@ def tube_segments(model, frames: np.ndarray, step: int, batch_size: int = 16, ru
         for j, s in enumerate(chunk):
             n = int(dets["valid"][j])
             out.append({"start": s, **{k: dets[k][j, :n] for k in ("tubes", "scores", "labels", "presence")}})
+    return out
+
+
+def frame_detections(segments: list[dict], n_frames: int, presence_threshold: float = 0.5) -> dict[str, list]:
+    """Each frame's boxes as TrackNet detects them, before linking and before any score filter (for the detector's
+    own average precision, `utils.detection.evaluation.coco_map`).
+
+    Segments overlap, so a frame takes the tubes of the latest segment that holds it: each tube's box in that frame
+    where its presence reaches presence_threshold, with the tube's score and label. segments: `tube_segments`'s, in
+    time order, together covering frames 0..n_frames-1. Returns {"boxes", "scores", "labels"}, one array per frame.
+    """
+    n_frames = positive_int(n_frames, "n_frames")
+    presence_threshold = number_in(presence_threshold, "presence_threshold", 0.0, 1.0)
+    owner: list[int | None] = [None] * n_frames
+    last_start = -1
+    for k, seg in enumerate(segments):
+        start, tubes = int(seg["start"]), np.asarray(seg["tubes"])
+        if tubes.ndim != 3 or tubes.shape[-1] != 4 or start <= last_start or start + tubes.shape[1] > n_frames:
+            raise ValueError(f"segments[{k}]: start {start}, tubes {tubes.shape}: expected (N, T, 4) tubes, segments "
+                             f"in time order, inside frames 0..{n_frames - 1}")
+        last_start = start
+        owner[start:start + tubes.shape[1]] = [k] * tubes.shape[1]
+    missing = [f for f, k in enumerate(owner) if k is None]
+    if missing:
+        raise ValueError(f"frames {missing[:5]} are in no segment: expected segments covering all {n_frames} frames")
+    out: dict[str, list] = {"boxes": [], "scores": [], "labels": []}
+    for f, k in enumerate(owner):
+        seg = segments[k]
+        t = f - int(seg["start"])
+        keep = np.asarray(seg["presence"])[:, t] >= presence_threshold
+        out["boxes"].append(np.asarray(seg["tubes"], np.float32)[keep, t].reshape(-1, 4))
+        out["scores"].append(np.asarray(seg["scores"], np.float32)[keep])
+        out["labels"].append(np.asarray(seg["labels"])[keep])
     return out
 
 
