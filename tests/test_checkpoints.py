@@ -88,7 +88,7 @@ def test_shipped_checkpoints_load_and_carry_provenance(name):
 STOPPED_SHORT = {
     "deepbv_localizer": "27 of 60", "deepbv_segmenter": "75 of 80", "drunet": "288 of 1197", "mouse_coarse": "9 of 60",
     "mouse_refine_autocontext_body": "6 of 60", "mouse_refine_autocontext_ventricles": "80 of 155",
-    "mouse_refine_body": "14 of 60", "unet2d_slices": "29 of 40", "vnet": "11 of 60", "vnet_separable": "5 of 60",
+    "mouse_refine_body": "14 of 60",
 }
 
 
