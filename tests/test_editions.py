@@ -359,15 +359,9 @@ def test_every_deck_fits_a_projector(name, built, browser):
     assert summary["math_font"] in (None, "STIX-Web")      # None: a deck without formulas loads no font
 
 
-# Notebooks whose code still has lines over 88 columns (COURSE.md, Slides), until the issue that re-executes each
-# removes it here (the setup cell that utils.course.colab writes fits since 2026-12-07).
-CODE_OVER_88: set[str] = {"07_vnet_volumetric_segmentation", "08_ultrasound_localize_then_segment",
-                          "13_detect_and_track_tubes"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="lines over 88"))
-                                  if n in CODE_OVER_88 else n for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_notebook_code_is_at_most_88_columns(name):
+    """Every notebook since 2026-12-08 (07, 08 and 13 were the last over; COURSE.md, Slides)."""
     long = [(i, line) for i, cell in enumerate(read(name).cells) if cell.cell_type == "code"
             for line in cell.source.splitlines() if len(line) > 88]
     assert not long, f"{len(long)} code line(s) over 88 columns, the first in cell {long[0][0]}: {long[0][1]!r}"
