@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from utils.course.checks import number_in, positive_int
-from utils.tracking.linking import iou_tracker, link_tubes
+from utils.tracking.linking import checked_segment, iou_tracker, link_tubes
 
 
 def segment_starts(n_frames: int, length: int, step: int) -> list[int]:
@@ -56,10 +56,7 @@ def frame_detections(segments: list[dict], n_frames: int, presence_threshold: fl
     owner: list[int | None] = [None] * n_frames
     last_start = -1
     for k, seg in enumerate(segments):
-        start, tubes = int(seg["start"]), np.asarray(seg["tubes"])
-        if tubes.ndim != 3 or tubes.shape[-1] != 4 or start <= last_start or start + tubes.shape[1] > n_frames:
-            raise ValueError(f"segments[{k}]: start {start}, tubes {tubes.shape}: expected (N, T, 4) tubes, segments "
-                             f"in time order, inside frames 0..{n_frames - 1}")
+        start, tubes = checked_segment(seg, k, n_frames, last_start)
         last_start = start
         owner[start:start + tubes.shape[1]] = [k] * tubes.shape[1]
     missing = [f for f, k in enumerate(owner) if k is None]

@@ -92,12 +92,7 @@ def link_tubes(segments: Sequence[dict], n_frames: int, iou_threshold: float = 0
     tracks: dict[int, tuple[np.ndarray, np.ndarray, int, int]] = {}             # id -> (tube, presence, start, step)
     next_id, last_start = 1, -1
     for step, seg in enumerate(segments):
-        start, tubes = int(seg["start"]), np.asarray(seg["tubes"], np.float32)
-        if tubes.ndim != 3 or tubes.shape[-1] != 4 or start < 0 or start + tubes.shape[1] > n_frames:
-            raise ValueError(f"segments[{step}]: start {start} and tubes {tubes.shape}: expected (N, T, 4) tubes "
-                             f"inside frames 0..{n_frames - 1}")
-        if start <= last_start:
-            raise ValueError(f"segments[{step}] starts at frame {start}: expected segments in time order")
+        start, tubes = checked_segment(seg, step, n_frames, last_start)
         last_start = start
         keep = np.asarray(seg["scores"]) >= min_score
         tubes, presence = tubes[keep], np.asarray(seg["presence"], np.float32)[keep]
@@ -117,6 +112,17 @@ def link_tubes(segments: Sequence[dict], n_frames: int, iou_threshold: float = 0
                 entry = acc[start + t].setdefault(int(i), [[], labels[c], scores[c]])
                 entry[0].append(tubes[c, t])
     return _per_frame(acc)
+
+
+def checked_segment(seg: dict, k: int, n_frames: int, last_start: int) -> tuple[int, np.ndarray]:
+    """segments[k]'s start and (N, T, 4) tubes, refused unless inside frames 0..n_frames-1 and after last_start."""
+    start, tubes = int(seg["start"]), np.asarray(seg["tubes"], np.float32)
+    if tubes.ndim != 3 or tubes.shape[-1] != 4 or start < 0 or start + tubes.shape[1] > n_frames:
+        raise ValueError(f"segments[{k}]: start {start} and tubes {tubes.shape}: expected (N, T, 4) tubes "
+                         f"inside frames 0..{n_frames - 1}")
+    if start <= last_start:
+        raise ValueError(f"segments[{k}] starts at frame {start}: expected segments in time order")
+    return start, tubes
 
 
 def _overlap(tube, presence, start, tubes, presences, new_start, threshold) -> np.ndarray:
